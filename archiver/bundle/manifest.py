@@ -1,0 +1,71 @@
+"""manifest.json: the bundle's metadata and hashes, readable without the PDF or the tool."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from archiver import TOOL_NAME, __version__
+from archiver.bundle.pdf import RunInfo
+from archiver.models import PageCapture, iso
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pdf_pages: int,
+                   first_pages: dict[str, int], cover_pages: int) -> dict:
+    """Everything the spec asks of a bundle's metadata; `first_pages` maps page id → 1-based PDF page."""
+    pages = []
+    for capture in captures:
+        entry = capture.provenance()
+        if capture.ok:
+            first = first_pages[capture.page_id]
+            entry["pdf_pages"] = [first, first + len(capture.tiles) - 1]
+            for offset, tile in enumerate(entry["tiles"]):
+                tile["pdf_page"] = first + offset
+        pages.append(entry)
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "bundle_id": run.bundle_id,
+        "organisation": run.organisation,
+        "reason": run.reason,
+        "requested_by": run.requested_by,
+        "run_start": iso(run.started_at),
+        "run_end": iso(run.finished_at),
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "browser": run.browser,
+        "pdf": {
+            "file": pdf_path.name,
+            "sha256": sha256_file(pdf_path),
+            "bytes": pdf_path.stat().st_size,
+            "pages": pdf_pages,
+            "cover_pages": cover_pages,
+            "pdfa": run.pdfa,
+        },
+        "hash_definitions": {
+            "pdf.sha256": "SHA-256 of the PDF file's bytes",
+            "pixels_sha256": "SHA-256 of the image's pixels as 8-bit RGB, row by row from the top "
+                             "(for a page: its tiles' pixels stacked in order)",
+        },
+        "pages": pages,
+        "failures": [{"id": c.page_id, "error": c.error} for c in captures if not c.ok],
+        "registrations": [],
+    }
+
+
+def dump(manifest: dict) -> bytes:
+    return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def load(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,225 @@
+"""Building the run's PDF/A: a cover page, then each capture as exact image tiles with labels.
+
+img2pdf turns each tile's PNG into an image XObject without re-encoding its pixels; fpdf2 draws
+the cover and the labels with an embedded font; pikepdf joins them, adds bookmarks and metadata,
+and `pikepdf.pdfa.save` writes the file only once its own validator approves it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+import pikepdf.pdfa
+from fpdf import FPDF
+
+from archiver.bundle.fonts import find_font
+from archiver.errors import ArchiverError
+from archiver.models import PageCapture, iso
+
+log = logging.getLogger(__name__)
+
+PT_PER_PX = 0.75  # a CSS pixel is 1/96 inch, a PDF unit 1/72 inch
+LABEL_TOP_PT = 26.0
+LABEL_BOTTOM_PT = 20.0
+TILE_NAME = pikepdf.Name("/Tile")
+
+
+class BundleError(ArchiverError):
+    """The PDF could not be made, or did not pass PDF/A validation; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the cover page and the document metadata say about the run as a whole."""
+
+    bundle_id: str
+    organisation: str
+    reason: str
+    requested_by: str
+    started_at: datetime
+    finished_at: datetime
+    tool: str
+    browser: str
+    pdfa: str
+
+
+def _fmt(ts: datetime | None) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "–"
+
+
+class _Document(FPDF):
+    def __init__(self, font: Path):
+        super().__init__(unit="pt", format="A4")
+        self.set_auto_page_break(True, margin=40)
+        self.set_margins(40, 40, 40)
+        self.add_font("Body", "", str(font))
+        self.set_font("Body", size=10)
+        self.set_creator("archiver")
+
+    def footer(self):
+        pass
+
+
+def _cover(doc: _Document, run: RunInfo, captures: list[PageCapture]) -> None:
+    doc.add_page()
+    doc.set_font("Body", size=18)
+    doc.multi_cell(0, 24, f"Skärmdumpar av sociala medier – {run.organisation}")
+    doc.set_font("Body", size=10)
+    doc.ln(6)
+    ok = [c for c in captures if c.ok]
+    rows = [
+        ("Paket (bundle id)", run.bundle_id),
+        ("Organisation", run.organisation),
+        ("Anledning (reason)", run.reason),
+        ("Beställd av (requested by)", run.requested_by),
+        ("Körningen startade", _fmt(run.started_at)),
+        ("Körningen slutade", _fmt(run.finished_at)),
+        ("Sidor", f"{len(ok)} av {len(captures)} fångade"),
+        ("Verktyg", run.tool),
+        ("Webbläsare", run.browser),
+        ("Format", f"PDF/A-{run.pdfa}; varje bild är exakt de pixlar webbläsaren visade"),
+    ]
+    for key, value in rows:
+        doc.set_x(40)
+        doc.cell(150, 14, key)
+        doc.multi_cell(0, 14, value)
+    doc.ln(8)
+    doc.set_font("Body", size=12)
+    doc.cell(0, 18, "Sidor i paketet", new_x="LMARGIN", new_y="NEXT")
+    doc.set_font("Body", size=8)
+    for capture in captures:
+        status = "fångad" if capture.ok else "MISSLYCKADES"
+        lines = [
+            f"{capture.page_id} ({capture.platform}) – {status}",
+            f"URL: {capture.requested_url}",
+        ]
+        if capture.final_url and capture.final_url != capture.requested_url:
+            lines.append(f"Slutlig URL: {capture.final_url}")
+        if capture.ok:
+            lines.append(f"Fångad {_fmt(capture.started_at)} – {_fmt(capture.finished_at)}; "
+                         f"{capture.width}×{capture.height} px i {len(capture.tiles)} sidor"
+                         + (" (AVKORTAD vid max_height_px)" if capture.truncated else ""))
+            lines.append(f"SHA-256 (pixlar): {capture.pixels_sha256}")
+        else:
+            lines.append(f"Fel: {capture.error}")
+        doc.multi_cell(0, 11, "\n".join(lines))
+        doc.ln(4)
+
+
+def _label_page(doc: _Document, capture: PageCapture, tile, width_pt: float, height_pt: float,
+                number: int, total: int) -> None:
+    doc.add_page(format=(width_pt, height_pt + LABEL_TOP_PT + LABEL_BOTTOM_PT))
+    doc.set_auto_page_break(False)
+    doc.set_font("Body", size=8)
+    doc.set_xy(6, 8)
+    doc.cell(width_pt - 12, 10, f"{capture.page_id} · {capture.requested_url} · fångad "
+             f"{_fmt(capture.started_at)}", new_x="LMARGIN", new_y="NEXT")
+    doc.set_xy(6, LABEL_TOP_PT + height_pt + 5)
+    doc.cell(width_pt - 12, 10, f"{capture.page_id}: bild {tile.index + 1} av {len(capture.tiles)}, "
+             f"pixelrader {tile.top}–{tile.top + tile.height - 1} · sida {number} av {total}", align="R")
+    doc.set_auto_page_break(True, margin=40)
+
+
+def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, width_pt: float,
+                height_pt: float) -> None:
+    """Draw the tile under the label text, filling the page between the label bands."""
+    if "/XObject" not in page.Resources:
+        page.Resources.XObject = pikepdf.Dictionary()
+    page.Resources.XObject[TILE_NAME] = image
+    draw = f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 {LABEL_BOTTOM_PT:.4f} cm /Tile Do Q\n".encode()
+    page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
+
+
+def _tile_images(pdf: pikepdf.Pdf, tiles) -> list[pikepdf.Object]:
+    """Image XObjects made by img2pdf from the PNGs as captured (no pixel is re-encoded)."""
+    source = pikepdf.open(io.BytesIO(img2pdf.convert([t.png for t in tiles])))
+    images = []
+    for src_page in source.pages:
+        (name, image), = src_page.images.items()
+        images.append(pdf.copy_foreign(image))
+    return images
+
+
+@dataclass(frozen=True)
+class PdfLayout:
+    """Where things ended up in the PDF, for the manifest (page numbers are 1-based)."""
+
+    pages: int
+    cover_pages: int
+    first_pages: dict[str, int]
+
+
+def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayout:
+    """Write the PDF/A to `dest`. Raises BundleError, writing nothing, if it does not validate."""
+    doc = _Document(find_font())
+    _cover(doc, run, captures)
+    cover_pages = doc.page
+    ok = [c for c in captures if c.ok]
+    total = cover_pages + sum(len(c.tiles) for c in ok)
+    placements = []
+    number = cover_pages
+    for capture in ok:
+        for tile in capture.tiles:
+            number += 1
+            width_pt, height_pt = tile.width * PT_PER_PX, tile.height * PT_PER_PX
+            _label_page(doc, capture, tile, width_pt, height_pt, number, total)
+            placements.append((capture, tile, number - 1, width_pt, height_pt))
+    doc.set_title(f"Skärmdumpar av sociala medier – {run.organisation} – {run.bundle_id}")
+    pdf = pikepdf.open(io.BytesIO(bytes(doc.output())))
+    # fpdf2's viewer preference and its own dates would contradict the XMP written below.
+    for key in ("/OpenAction", "/PageLayout", "/PageMode"):
+        if key in pdf.Root:
+            del pdf.Root[key]
+    for key in ("/CreationDate", "/ModDate", "/Producer", "/Creator", "/Title"):
+        if key in pdf.docinfo:
+            del pdf.docinfo[key]
+
+    for capture in ok:
+        images = _tile_images(pdf, capture.tiles)
+        for (cap, tile, index, width_pt, height_pt), image in zip(
+                [p for p in placements if p[0] is capture], images):
+            _place_tile(pdf, pdf.pages[index], image, width_pt, height_pt)
+
+    with pdf.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("Försättsblad (cover)", 0))
+        for capture in ok:
+            first = next(p[2] for p in placements if p[0] is capture)
+            outline.root.append(pikepdf.OutlineItem(f"{capture.page_id} – {capture.requested_url}", first))
+    _metadata(pdf, run, captures)
+    try:
+        report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
+    except pikepdf.pdfa.PdfaError as exc:
+        raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n{exc.report.summary()}") from exc
+    log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, len(pdf.pages), report.verdict)
+    first_pages = {}
+    for capture, _, index, _, _ in placements:
+        first_pages.setdefault(capture.page_id, index + 1)
+    return PdfLayout(len(pdf.pages), cover_pages, first_pages)
+
+
+def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> None:
+    title = f"Skärmdumpar av sociala medier – {run.organisation} – {run.bundle_id}"
+    description = (
+        f"{run.organisation}: skärmdumpar av {sum(c.ok for c in captures)} av {len(captures)} sidor. "
+        f"Anledning: {run.reason}. Beställd av: {run.requested_by}. "
+        f"Start {iso(run.started_at)}, slut {iso(run.finished_at)}. {run.tool}; {run.browser}. "
+        + " ".join(f"[{c.page_id} {c.status} {c.requested_url}]" for c in captures)
+    )
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = title
+        meta["dc:creator"] = [run.organisation]
+        meta["dc:description"] = description
+        meta["dc:identifier"] = run.bundle_id
+        meta["dc:subject"] = [c.page_id for c in captures]
+        meta["dc:source"] = " ".join(c.requested_url for c in captures)
+        meta["xmp:CreatorTool"] = run.tool
+        # Seconds only: the Info dictionary's PDF date cannot hold milliseconds and must agree.
+        meta["xmp:CreateDate"] = run.finished_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta["pdf:Producer"] = f"{run.tool} (img2pdf {img2pdf.__version__}, pikepdf {pikepdf.__version__})"
+        meta["pdf:Keywords"] = f"reason: {run.reason}; requested by: {run.requested_by}"

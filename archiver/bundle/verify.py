@@ -1,0 +1,100 @@
+"""Verifying a bundle: every hash recomputed from the bytes, and the PDF/A validated again."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pikepdf
+import pikepdf.pdfa
+
+from archiver.bundle import manifest as manifest_io
+from archiver.bundle.pdf import TILE_NAME
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class VerifyResult:
+    bundle_id: str | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+    def as_dict(self) -> dict:
+        return {"bundle_id": self.bundle_id, "ok": self.ok,
+                "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
+
+
+def verify_bundle(folder: Path, catalog_row: dict | None = None) -> VerifyResult:
+    """Check a bundle folder (PDF + manifest.json) against itself and, if given, the catalog."""
+    result = VerifyResult(None)
+    manifest_path = folder / manifest_io.MANIFEST_NAME
+    try:
+        manifest = manifest_io.load(manifest_path)
+    except (OSError, ValueError) as exc:
+        result.add("manifest readable", False, f"{manifest_path}: {exc}")
+        return result
+    result.bundle_id = manifest.get("bundle_id")
+    result.add("manifest readable", True, str(manifest_path))
+    pdf_path = folder / manifest["pdf"]["file"]
+    if not result.add("PDF present", pdf_path.is_file(), str(pdf_path)):
+        return result
+    pdf_sha = manifest_io.sha256_file(pdf_path)
+    result.add("PDF SHA-256 matches manifest", pdf_sha == manifest["pdf"]["sha256"],
+               f"computed {pdf_sha}, manifest says {manifest['pdf']['sha256']}")
+    if catalog_row is not None:
+        result.add("PDF SHA-256 matches catalog", pdf_sha == catalog_row["pdf_sha256"],
+                   f"catalog says {catalog_row['pdf_sha256']}")
+        manifest_sha = manifest_io.sha256_file(manifest_path)
+        result.add("manifest SHA-256 matches catalog", manifest_sha == catalog_row["manifest_sha256"],
+                   f"computed {manifest_sha}, catalog says {catalog_row['manifest_sha256']}")
+    try:
+        pdf = pikepdf.open(pdf_path)
+    except pikepdf.PdfError as exc:
+        result.add("PDF readable", False, str(exc))
+        return result
+    with pdf:
+        _check_pixels(pdf, manifest, result)
+    report = pikepdf.pdfa.validate_written(pdf_path, manifest["pdf"]["pdfa"])
+    result.add(f"PDF/A-{manifest['pdf']['pdfa']} valid (pikepdf allowlist validator)", report.passed,
+               "passed" if report.passed else report.summary())
+    return result
+
+
+def _check_pixels(pdf: pikepdf.Pdf, manifest: dict, result: VerifyResult) -> None:
+    for page in manifest["pages"]:
+        if page["status"] != "ok":
+            continue
+        stacked = hashlib.sha256()
+        bad = []
+        for tile in page["tiles"]:
+            try:
+                xobject = pdf.pages[tile["pdf_page"] - 1].Resources.XObject[TILE_NAME]
+                image = pikepdf.PdfImage(xobject).as_pil_image().convert("RGB")
+            except (IndexError, KeyError, AttributeError, pikepdf.PdfError) as exc:
+                bad.append(f"tile {tile['index'] + 1}: unreadable ({exc})")
+                continue
+            data = image.tobytes()
+            stacked.update(data)
+            if hashlib.sha256(data).hexdigest() != tile["pixels_sha256"] or image.size != (
+                    tile["width_px"], tile["height_px"]):
+                bad.append(f"tile {tile['index'] + 1} (PDF page {tile['pdf_page']})")
+        whole_ok = stacked.hexdigest() == page["pixels_sha256"]
+        detail = "; ".join(bad) if bad else f"{len(page['tiles'])} tiles, {page['height_px']} px"
+        result.add(f"pixels of {page['id']} match manifest", not bad and whole_ok, detail)

@@ -1,0 +1,88 @@
+"""Finding and starting Chromium: Playwright's own build where installed, else the system's."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+# Flags that keep Chromium from reaching out to Google's services and work as root in containers.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--font-render-hinting=none",
+)
+SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+@dataclass(frozen=True)
+class BrowserChoice:
+    executable: str | None  # None: Playwright's own build
+    source: str  # "ARCHIVER_BROWSER", "playwright" or "system"
+
+
+def _playwright_executable() -> str | None:
+    from playwright.sync_api import Error, sync_playwright
+
+    try:
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+    except Error:
+        return None
+    return path if path and Path(path).exists() else None
+
+
+def find_browser(
+    env: Mapping[str, str] | None = None,
+    playwright_executable: Callable[[], str | None] = _playwright_executable,
+    which: Callable[[str], str | None] = shutil.which,
+) -> BrowserChoice:
+    """ARCHIVER_BROWSER wins; then Playwright's downloaded build; then a system Chromium."""
+    env = os.environ if env is None else env
+    override = env.get("ARCHIVER_BROWSER")
+    if override:
+        path = which(override) or override
+        if not Path(path).exists():
+            raise ConfigurationError(f"ARCHIVER_BROWSER={override!r}: no such browser executable")
+        return BrowserChoice(path, "ARCHIVER_BROWSER")
+    if playwright_executable():
+        return BrowserChoice(None, "playwright")
+    for name in SYSTEM_NAMES:
+        path = which(name)
+        if path:
+            return BrowserChoice(path, "system")
+    raise ConfigurationError(
+        "no Chromium found: run `make install` (installs Playwright's browser, or Debian's chromium "
+        "as root), or set ARCHIVER_BROWSER to a Chromium executable"
+    )
+
+
+@asynccontextmanager
+async def launch_browser(choice: BrowserChoice) -> AsyncIterator:
+    """One headless browser for a whole run; contexts isolate the pages from each other."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        log.info("starting browser (%s%s)", choice.source,
+                 f": {choice.executable}" if choice.executable else "")
+        browser = await p.chromium.launch(
+            executable_path=choice.executable, args=list(CHROMIUM_ARGS), headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

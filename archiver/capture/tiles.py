@@ -1,0 +1,71 @@
+"""Pure helpers for cutting a capture into PDF-page tiles and checking their pixels."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+
+from PIL import Image
+
+A4_RATIO = 297 / 210
+MIN_LAST_TILE_PX = 64
+
+
+def tile_height_for(width: int) -> int:
+    """Tiles have A4's proportion so that each prints as a page."""
+    return round(width * A4_RATIO)
+
+
+def plan_tiles(height: int, tile_height: int, min_last: int = MIN_LAST_TILE_PX) -> list[tuple[int, int]]:
+    """(top, height) of each tile, covering 0..height exactly once.
+
+    A last sliver shorter than `min_last` is merged into the tile before it, so no PDF page is
+    too small to see (or below PDF's 3-unit minimum).
+    """
+    if height <= 0:
+        return []
+    count = math.ceil(height / tile_height)
+    tops = [i * tile_height for i in range(count)]
+    if count > 1 and height - tops[-1] < min_last:
+        tops.pop()
+    bounds = tops[1:] + [height]
+    return [(top, bottom - top) for top, bottom in zip(tops, bounds)]
+
+
+def normalise_png(data: bytes) -> tuple[bytes, Image.Image]:
+    """Return PNG bytes with RGB pixels and the decoded image.
+
+    The browser's PNG is kept byte for byte when it is already 8-bit RGB (so it goes into the
+    PDF without re-encoding); anything with alpha is flattened on white first, since PDF/A-1
+    forbids transparency.
+    """
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    if image.mode == "RGB" and not image.info.get("transparency"):
+        return data, image
+    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+    else:
+        flat = image.convert("RGB")
+    out = io.BytesIO()
+    flat.save(out, format="PNG", compress_level=6)
+    return out.getvalue(), flat
+
+
+def pixels_sha256(image: Image.Image) -> str:
+    """SHA-256 of the 8-bit RGB pixels, row by row: independent of how the PNG was compressed."""
+    return hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()
+
+
+def stack(images: list[Image.Image]) -> Image.Image:
+    """Stack tiles top to bottom: the inverse of cutting a capture into tiles."""
+    width = images[0].width
+    out = Image.new("RGB", (width, sum(i.height for i in images)))
+    y = 0
+    for image in images:
+        out.paste(image, (0, y))
+        y += image.height
+    return out

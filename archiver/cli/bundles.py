@@ -1,0 +1,114 @@
+"""`archiver bundles list|get|verify` and `archiver register`: what the registrar uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archiver.bundle import manifest as manifest_io
+from archiver.bundle.verify import verify_bundle
+from archiver.cli.common import Services, echo_json, pass_services
+from archiver.errors import BadInputError, NotFoundError, StoreError, VerificationError
+from archiver.models import iso, utcnow
+from archiver.store.local import BUNDLE_ID, check_bundle_id
+
+
+@click.group()
+def bundles() -> None:
+    """List, download and verify bundles."""
+
+
+@bundles.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@pass_services
+def list_bundles(services: Services, as_json: bool) -> None:
+    """List the bundles in the catalog, oldest first."""
+    rows = services.catalog.list_bundles()
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no bundles yet")
+    for row in rows:
+        ok = sum(p["status"] == "ok" for p in row["pages"])
+        dnr = ", ".join(r["dnr"] for r in row["registrations"]) or "not registered"
+        click.echo(f"{row['id']}  {row['status']:<8} {ok}/{len(row['pages'])} pages  {row['reason']}  [{dnr}]")
+        click.echo(f"    {row['location']}")
+
+
+@bundles.command("get")
+@click.argument("bundle_id")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to copy the PDF and manifest into (created if missing).")
+@pass_services
+def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
+    """Copy a bundle's PDF and manifest out of the store."""
+    check_bundle_id(bundle_id)
+    row = services.catalog.get_bundle(bundle_id)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (row["pdf_name"], manifest_io.MANIFEST_NAME):
+        if (out / name).exists():
+            raise StoreError(f"{out / name} already exists; not overwriting it")
+    for name in (row["pdf_name"], manifest_io.MANIFEST_NAME):
+        click.echo(services.store.fetch(bundle_id, name, out / name))
+
+
+@bundles.command("verify")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@pass_services
+def verify(services: Services, target: str, as_json: bool) -> None:
+    """Recompute every hash and validate the PDF/A; TARGET is a bundle id or a bundle folder/PDF."""
+    path = Path(target)
+    if BUNDLE_ID.match(target) and not path.exists():
+        catalog_row = services.catalog.get_bundle(target)
+        folder = Path(catalog_row["location"])
+    elif path.exists():
+        folder = path if path.is_dir() else path.parent
+        manifest_path = folder / manifest_io.MANIFEST_NAME
+        if not manifest_path.is_file():
+            raise BadInputError(f"{folder}: no {manifest_io.MANIFEST_NAME} here; is this a bundle folder?")
+        catalog_row = None
+        bundle_id = manifest_io.load(manifest_path).get("bundle_id", "") if manifest_path.is_file() else ""
+        if BUNDLE_ID.match(str(bundle_id)) and services.registry_path.exists():
+            catalog_row = services.catalog.find_bundle(bundle_id)
+    else:
+        raise NotFoundError(f"{target!r} is neither a bundle id nor a path")
+    result = verify_bundle(folder, catalog_row)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        for check in result.checks:
+            click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}" + ("" if check.ok else f": {check.detail}"))
+        click.echo(f"bundle {result.bundle_id}: {'VERIFIED' if result.ok else 'NOT VERIFIED'}")
+    if not result.ok:
+        raise VerificationError(f"bundle {result.bundle_id or target} failed verification")
+
+
+@click.command("register")
+@click.argument("bundle_id")
+@click.option("--dnr", required=True, help='The diarienummer, e.g. "KS 2026/123".')
+@click.option("--by", required=True, help="Who registered it.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_services
+def register_bundle(services: Services, bundle_id: str, dnr: str, by: str, as_json: bool) -> None:
+    """Record a bundle's registration (diarienummer) in the catalog and its manifest."""
+    check_bundle_id(bundle_id)
+    if not dnr.strip() or not by.strip():
+        raise BadInputError("--dnr and --by must not be empty")
+    catalog = services.catalog
+    catalog.get_bundle(bundle_id)
+    entry = catalog.add_registration(bundle_id, dnr.strip(), by.strip(), utcnow())
+    manifest_path = services.store.path(bundle_id, manifest_io.MANIFEST_NAME)
+    manifest = manifest_io.load(manifest_path)
+    manifest.setdefault("registrations", []).append(
+        {"dnr": entry["dnr"], "registered_by": entry["registered_by"], "registered_at": iso(entry["registered_at"])})
+    data = manifest_io.dump(manifest)
+    services.store.replace_manifest(bundle_id, data)
+    catalog.set_manifest_sha256(bundle_id, manifest_io.sha256_file(manifest_path))
+    if as_json:
+        echo_json({"bundle_id": bundle_id, **entry})
+    else:
+        click.echo(f"{bundle_id} registered as {entry['dnr']} by {entry['registered_by']}")

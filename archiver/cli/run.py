@@ -1,0 +1,111 @@
+"""`archiver run`, `snapshot` and `demo`: fronts over `pipeline.run`."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import tempfile
+from pathlib import Path
+
+import click
+
+from archiver import pipeline
+from archiver.capture import find_browser
+from archiver.cli.common import Services, echo_json, pass_services
+from archiver.errors import BadInputError
+from archiver.models import PageCapture, RunRequest, iso, utcnow
+from archiver.schedule import due_status
+
+log = logging.getLogger(__name__)
+
+
+def _report(services: Services, request: RunRequest, as_json: bool) -> int:
+    register = services.register
+    register.select(list(request.page_ids))  # unknown ids are bad input, refused before the browser starts
+    browser = find_browser()
+
+    def progress(capture: PageCapture) -> None:
+        if not as_json:
+            mark = "ok" if capture.ok else f"FAILED: {capture.error}"
+            click.echo(f"  {capture.page_id}: {mark}", err=True)
+
+    result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
+                          browser=browser, on_page=progress)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        ok = len(result.captures) - len(result.failed)
+        click.echo(f"bundle {result.bundle_id}: {ok} of {len(result.captures)} page(s) captured")
+        click.echo(f"PDF:      {result.pdf}")
+        click.echo(f"manifest: {result.manifest}")
+        for capture in result.failed:
+            click.echo(f"failed:   {capture.page_id}: {capture.error}")
+    return 1 if result.failed else 0
+
+
+def _reason_and_by(reason: str | None, by: str | None) -> tuple[str, str]:
+    if reason is None:
+        return "scheduled", by or "scheduler"
+    if not reason.strip():
+        raise BadInputError("--reason must not be empty")
+    return reason.strip(), by or getpass.getuser()
+
+
+@click.command()
+@click.option("--if-due", is_flag=True, help="Only run when a scheduled run is due (safe to call daily).")
+@click.option("--page", "page_ids", multiple=True, metavar="ID", help="Capture only this page (repeatable).")
+@click.option("--reason", help="Why this run is made; default 'scheduled'.")
+@click.option("--by", help="Who asked for it; default 'scheduler' for scheduled runs, else your user name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@pass_services
+@click.pass_context
+def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str | None,
+        by: str | None, as_json: bool) -> None:
+    """Capture pages, build the PDF/A bundle, store it and record it in the catalog."""
+    reason, by = _reason_and_by(reason, by)
+    if if_due:
+        register = services.register
+        last = services.catalog.last_complete_scheduled_run()
+        status = due_status(last[0] if last else None, last[1] if last else set(),
+                            {p.id for p in register.pages}, register.schedule.interval_months, utcnow())
+        if not status.due:
+            if as_json:
+                echo_json({"due": False, "next_due": iso(status.next_due)})
+            else:
+                click.echo(f"not due: {status.why}")
+            ctx.exit(0)
+        log.info("run is due: %s", status.why)
+    ctx.exit(_report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json))
+
+
+@click.command()
+@click.argument("page_id")
+@click.option("--reason", required=True, help="What is about to change.")
+@click.option("--by", required=True, help="Who asked for the snapshot.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@pass_services
+@click.pass_context
+def snapshot(ctx: click.Context, services: Services, page_id: str, reason: str, by: str, as_json: bool) -> None:
+    """Pre-change snapshot of one page, before a major change to it."""
+    if not reason.strip() or not by.strip():
+        raise BadInputError("--reason and --by must not be empty")
+    request = RunRequest(reason=f"pre-change: {reason.strip()}", requested_by=by.strip(), page_ids=(page_id,))
+    ctx.exit(_report(services, request, as_json))
+
+
+@click.command()
+@click.option("--out", "out_dir", default="output", show_default=True, type=click.Path(file_okay=False),
+              help="The store to write the demo bundle into.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.pass_context
+def demo(ctx: click.Context, out_dir: str, as_json: bool) -> None:
+    """Capture the demo site shipped with the tool (served on 127.0.0.1) through the real pipeline."""
+    from archiver.demo import SITE_DIR, demo_register_yaml, serve_directory
+
+    with serve_directory(SITE_DIR) as base_url, tempfile.TemporaryDirectory() as tmp:
+        registry = Path(tmp) / "demo-pages.yaml"
+        text = demo_register_yaml(base_url).replace("local: output", f"local: {Path(out_dir).resolve()}")
+        registry.write_text(text, encoding="utf-8")
+        services = Services(str(registry))
+        code = _report(services, RunRequest(reason="scheduled", requested_by="make run (demo)"), as_json)
+    ctx.exit(code)

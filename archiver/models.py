@@ -1,0 +1,116 @@
+"""The objects that carry one run and each page's capture through every step."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(ts: datetime | None) -> str | None:
+    """UTC, ISO 8601, to the millisecond: what the manifest and XMP carry."""
+    if ts is None:
+        return None
+    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_bundle_id(now: datetime, token: str | None = None) -> str:
+    """Sortable by time, unique without coordination: 20261124T205846Z-3f9a1c."""
+    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{token or secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Why and for whom a run is made; `reason` is `scheduled` or `pre-change: ...`."""
+
+    reason: str = "scheduled"
+    requested_by: str = "scheduler"
+    page_ids: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "scheduled" if self.reason == "scheduled" else "pre-change" if self.reason.startswith(
+            "pre-change") else "manual"
+
+
+@dataclass
+class Tile:
+    """One PDF page's image: rows `top`..`top+height` of the capture, PNG bytes as the browser gave them."""
+
+    index: int
+    top: int
+    width: int
+    height: int
+    png: bytes
+    pixels_sha256: str
+
+
+@dataclass
+class PageCapture:
+    """A page's capture and provenance, filled in by capture and read by bundle, store and catalog."""
+
+    page_id: str
+    platform: str
+    requested_url: str
+    owner: str | None = None
+    name: str | None = None
+    status: str = "failed"
+    error: str | None = None
+    final_url: str | None = None
+    http_status: int | None = None
+    title: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    browser: str | None = None
+    user_agent: str | None = None
+    viewport: dict = field(default_factory=dict)
+    device_scale_factor: float = 1.0
+    document_height: int | None = None
+    width: int = 0
+    height: int = 0
+    truncated: bool = False
+    tiles: list[Tile] = field(default_factory=list)
+    pixels_sha256: str | None = None
+    seam_check: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def provenance(self) -> dict:
+        """Everything about the capture except the pixels, as the manifest records it."""
+        return {
+            "id": self.page_id,
+            "platform": self.platform,
+            "name": self.name,
+            "owner": self.owner,
+            "status": self.status,
+            "error": self.error,
+            "requested_url": self.requested_url,
+            "final_url": self.final_url,
+            "http_status": self.http_status,
+            "title": self.title,
+            "capture_start": iso(self.started_at),
+            "capture_end": iso(self.finished_at),
+            "browser": self.browser,
+            "user_agent": self.user_agent,
+            "viewport": self.viewport,
+            "device_scale_factor": self.device_scale_factor,
+            "document_height_px": self.document_height,
+            "width_px": self.width,
+            "height_px": self.height,
+            "truncated": self.truncated,
+            "pixels_sha256": self.pixels_sha256,
+            "tiles": [
+                {"index": t.index, "top_px": t.top, "width_px": t.width, "height_px": t.height,
+                 "pixels_sha256": t.pixels_sha256}
+                for t in self.tiles
+            ],
+            "seam_check": self.seam_check,
+            "warnings": self.warnings,
+        }

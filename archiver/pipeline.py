@@ -1,0 +1,86 @@
+"""One run, as a script of named steps: select → capture → bundle → store → catalog.
+
+The CLI, the scheduler and the web page all call `run`; none of them captures or writes on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from archiver import TOOL_NAME, __version__
+from archiver.bundle import manifest as manifest_io
+from archiver.bundle.pdf import RunInfo, build_pdf
+from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
+from archiver.catalog import Catalog
+from archiver.models import PageCapture, RunRequest, new_bundle_id, utcnow
+from archiver.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    bundle_id: str
+    location: str
+    pdf: str
+    manifest: str
+    captures: list[PageCapture]
+
+    @property
+    def failed(self) -> list[PageCapture]:
+        return [c for c in self.captures if not c.ok]
+
+    def as_dict(self) -> dict:
+        return {
+            "bundle_id": self.bundle_id,
+            "pdf": self.pdf,
+            "manifest": self.manifest,
+            "pages": [{"id": c.page_id, "status": c.status, "error": c.error} for c in self.captures],
+        }
+
+
+async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page):
+    async with launch_browser(choice) as browser:
+        captures = await capture_pages(browser, pages, settings, on_done=on_page)
+        return captures, browser.version
+
+
+def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browser: BrowserChoice,
+        on_page: Callable[[PageCapture], None] | None = None) -> RunResult:
+    """Capture the requested pages and store one bundle of them, failed pages named in it."""
+    pages = register.select(list(request.page_ids))
+    started = utcnow()
+    bundle_id = new_bundle_id(started)
+    log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
+             request.requested_by)
+
+    settings = CaptureSettings.from_register(register.capture)
+    captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page))
+    run_info = RunInfo(
+        bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
+        requested_by=request.requested_by, started_at=started, finished_at=utcnow(),
+        tool=f"{TOOL_NAME} {__version__}", browser=f"Chromium {browser_version}", pdfa=register.bundle.pdfa,
+    )
+
+    staging = store.staging_dir(bundle_id)
+    try:
+        pdf_path = staging / f"{bundle_id}.pdf"
+        layout = build_pdf(run_info, captures, pdf_path)
+        manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages, layout.first_pages,
+                                              layout.cover_pages)
+        manifest_path = staging / manifest_io.MANIFEST_NAME
+        manifest_path.write_bytes(manifest_io.dump(manifest))
+        manifest_sha = manifest_io.sha256_file(manifest_path)
+        stored = store.put(bundle_id, staging)
+    except BaseException:
+        store.discard(staging)
+        raise
+
+    catalog.record_bundle(manifest, request.kind, store.name, stored.location, manifest_sha)
+    location = Path(stored.location)
+    return RunResult(bundle_id, stored.location, str(location / pdf_path.name),
+                     str(location / manifest_io.MANIFEST_NAME), captures)

@@ -1,0 +1,261 @@
+"""The register of pages as validated, immutable models.
+
+Each model refuses unknown keys so a misspelt setting is reported instead of silently ignored.
+Checks that need more than one field (duplicate ids, private addresses) live in `cross_problems`
+so the loader can run them on raw data too and report them beside every other problem.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic_core import PydanticCustomError
+
+from archiver.errors import NotFoundError
+
+PAGE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
+Platform = Literal["facebook", "instagram", "x", "youtube", "linkedin", "tiktok", "generic"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
+CROSS_CHECK_ERROR = "register_cross_check"
+_IPV4_PART = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
+
+
+def _ipv4_as_browser_reads_it(host: str) -> ipaddress.IPv4Address | None:
+    """Parse forms such as 127.1, 0x7f.0.0.1 or 2130706433, which browsers treat as IPv4."""
+    parts = host.split(".")
+    if parts and parts[-1] == "":
+        parts.pop()
+    if not 1 <= len(parts) <= 4:
+        return None
+    if not all(_IPV4_PART.fullmatch(part) for part in parts):
+        return None
+    numbers = []
+    for part in parts:
+        if part[:2] == "0x":
+            numbers.append(int(part[2:] or "0", 16))
+        elif len(part) > 1 and part.startswith("0"):
+            numbers.append(int(part, 8))
+        else:
+            numbers.append(int(part, 10))
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for i, n in enumerate(head):
+        value += n << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)
+
+
+def is_private_host(host: str) -> bool:
+    """True if `host` names this machine or a non-public network; decided without DNS."""
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        ip = _ipv4_as_browser_reads_it(host)
+    if ip is None:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def private_url_host(url: object) -> str | None:
+    """The host of an http(s) `url` if it is loopback/private, else None (also for URLs that do not parse)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.hostname if is_private_host(parts.hostname) else None
+
+
+def private_host_message(host: str) -> str:
+    return f"address {host} is loopback/private; set capture.allow_private_networks: true to allow it"
+
+
+def duplicate_ids(ids: Sequence[object]) -> dict[int, int]:
+    """Map the index of every repeated id to the index where that id was first used."""
+    first: dict[str, int] = {}
+    repeats = {}
+    for index, page_id in enumerate(ids):
+        if isinstance(page_id, str):
+            if page_id in first:
+                repeats[index] = first[page_id]
+            else:
+                first[page_id] = index
+    return repeats
+
+
+def cross_problems(
+    ids: Sequence[object],
+    urls: Sequence[object],
+    allow_private: bool,
+    first_used: Callable[[int], str] = lambda index: f"by pages[{index}]",
+) -> list[tuple[int, str, str]]:
+    """Problems spanning several pages, as (page index, field name, message); tolerant of bad input.
+
+    `first_used` words where a repeated id was first used, so the loader can name a line instead.
+    """
+    problems = [
+        (i, "id", f"duplicate page id '{ids[i]}' (first used {first_used(first)})")
+        for i, first in duplicate_ids(ids).items()
+    ]
+    if not allow_private:
+        for i, url in enumerate(urls):
+            if host := private_url_host(url):
+                problems.append((i, "url", private_host_message(host)))
+    return sorted(problems)
+
+
+def _check_page_id(value: str) -> str:
+    if not PAGE_ID_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "page_id",
+            "page id must be 1-63 characters of lowercase a-z, digits and hyphens, "
+            "starting with a letter or digit (got '{value}')",
+            {"value": value},
+        )
+    return value
+
+
+def _check_url(value: str) -> str:
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError as exc:
+        raise PydanticCustomError("url", "URL is malformed: {reason}", {"reason": str(exc)}) from None
+    if parts.scheme not in ("http", "https") or not value.lower().startswith(parts.scheme + "://"):
+        raise PydanticCustomError("url", "URL must start with http:// or https://")
+    if not parts.hostname:
+        raise PydanticCustomError("url", "URL must include a host name, e.g. https://www.facebook.com/...")
+    if any(ch.isspace() for ch in value):
+        raise PydanticCustomError("url", "URL must not contain spaces")
+    return value
+
+
+def _check_has_pages(pages: list) -> list:
+    if not pages:
+        raise PydanticCustomError("no_pages", "the register lists no pages")
+    return pages
+
+
+def _check_not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be empty")
+    return value.strip()
+
+
+PageId = Annotated[str, AfterValidator(_check_page_id)]
+Url = Annotated[str, AfterValidator(_check_url)]
+Text = Annotated[str, AfterValidator(_check_not_blank)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Viewport(_Model):
+    width: int = Field(1280, ge=320, le=3840, strict=True)
+    height: int = Field(900, ge=320, le=4320, strict=True)
+
+
+class CaptureSettings(_Model):
+    viewport: Viewport = Viewport()
+    timeout_s: float = Field(90.0, gt=0, le=3600)
+    max_height_px: int = Field(100_000, ge=1000, le=1_000_000, strict=True)
+    allow_private_networks: bool = Field(False, strict=True)
+    concurrency: int = Field(2, ge=1, le=16, strict=True)
+
+
+class ScheduleSettings(_Model):
+    interval_months: int = Field(6, ge=1, le=120, strict=True)
+
+
+class S3Settings(_Model):
+    bucket: Text
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    object_lock_days: int | None = Field(None, ge=1, strict=True)
+
+
+class StorageSettings(_Model):
+    local: Text = "output"
+    s3: S3Settings | None = None
+
+
+class BundleSettings(_Model):
+    pdfa: Literal["1b", "2b"] = "2b"
+
+
+class PageEntry(_Model):
+    id: PageId
+    platform: Platform
+    url: Url
+    owner: str | None = None
+    name: str | None = None
+
+
+class Register(_Model):
+    organisation: Text
+    schedule: ScheduleSettings = ScheduleSettings()
+    capture: CaptureSettings = CaptureSettings()
+    storage: StorageSettings = StorageSettings()
+    bundle: BundleSettings = BundleSettings()
+    pages: Annotated[list[PageEntry], AfterValidator(_check_has_pages)]
+    _source_path: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Register:
+        problems = cross_problems(
+            [p.id for p in self.pages], [p.url for p in self.pages], self.capture.allow_private_networks
+        )
+        if problems:
+            summary = "; ".join(f"pages[{i}].{field}: {message}" for i, field, message in problems)
+            raise PydanticCustomError(CROSS_CHECK_ERROR, "{summary}", {"summary": summary})
+        return self
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file this register was loaded from; None when built in code."""
+        return self._source_path
+
+    def page(self, page_id: str) -> PageEntry:
+        for entry in self.pages:
+            if entry.id == page_id:
+                return entry
+        raise NotFoundError(f"no page with id '{page_id}' in the register; known ids: {self._known_ids()}")
+
+    def select(self, ids: Iterable[str]) -> list[PageEntry]:
+        """The pages named by `ids` in the order given (duplicates dropped); no ids means every page."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return list(self.pages)
+        known = {entry.id: entry for entry in self.pages}
+        unknown = [page_id for page_id in ids if page_id not in known]
+        if unknown:
+            names = ", ".join(f"'{page_id}'" for page_id in unknown)
+            what = "page with id" if len(unknown) == 1 else "pages with ids"
+            raise NotFoundError(f"no {what} {names} in the register; known ids: {self._known_ids()}")
+        return [known[page_id] for page_id in ids]
+
+    def _known_ids(self) -> str:
+        return ", ".join(entry.id for entry in self.pages) or "(none)"
+
+
+def dump_pages(register: Register) -> list[dict]:
+    """The pages as plain dicts, the shape `pages list --json` prints."""
+    return [page.model_dump(include={"id", "platform", "url", "owner", "name"}) for page in register.pages]

@@ -1,0 +1,37 @@
+"""The store interface: local disk now, S3 later, chosen by the register."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StoredBundle:
+    bundle_id: str
+    location: str  # a local path, or an s3:// URL
+    files: tuple[str, ...]
+
+
+class Store(Protocol):
+    name: str
+
+    def staging_dir(self, bundle_id: str) -> Path:
+        """A private, empty local folder to build the bundle in."""
+
+    def put(self, bundle_id: str, staging: Path) -> StoredBundle:
+        """Make the complete folder visible under its id, atomically; refuse an existing id."""
+
+    def discard(self, staging: Path) -> None:
+        """Remove a staging folder after a failure."""
+
+    def list(self) -> list[StoredBundle]: ...
+
+    def find(self, bundle_id: str) -> StoredBundle | None: ...
+
+    def fetch(self, bundle_id: str, name: str, dest: Path) -> Path:
+        """Copy one file of a bundle to `dest` (a new file)."""
+
+    def replace_manifest(self, bundle_id: str, data: bytes) -> None:
+        """Swap in an updated manifest in one step; the PDF is never rewritten."""

@@ -1,0 +1,111 @@
+"""The default store: `output/YYYY/<bundle_id>/` on local disk."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from archiver.errors import NotFoundError, StoreError
+from archiver.store.base import StoredBundle
+
+log = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".partial-"
+BUNDLE_ID = re.compile(r"^(\d{4})\d{4}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def check_bundle_id(bundle_id: str) -> str:
+    """Only well-formed ids reach the file system, so no id can name a path outside the store."""
+    if not BUNDLE_ID.match(bundle_id or ""):
+        raise NotFoundError(f"{bundle_id!r} is not a bundle id (expected e.g. 20261124T205846Z-3f9a1c)")
+    return bundle_id
+
+
+class LocalStore:
+    name = "local"
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _final(self, bundle_id: str) -> Path:
+        year = BUNDLE_ID.match(check_bundle_id(bundle_id)).group(1)
+        return self.root / year / bundle_id
+
+    def staging_dir(self, bundle_id: str) -> Path:
+        """Inside the destination year folder, so that `put` is a rename on one file system."""
+        parent = self._final(bundle_id).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {parent}: {exc.strerror}") from exc
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{bundle_id}-", dir=parent))
+
+    def put(self, bundle_id: str, staging: Path) -> StoredBundle:
+        final = self._final(bundle_id)
+        for path in staging.iterdir():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            raise StoreError(f"{final} already exists; a stored bundle is never overwritten")
+        try:
+            os.rename(staging, final)
+        except OSError as exc:
+            raise StoreError(f"cannot move the bundle into {final}: {exc.strerror}") from exc
+        _fsync_dir(final.parent)
+        log.info("stored %s", final)
+        return StoredBundle(bundle_id, str(final), tuple(sorted(p.name for p in final.iterdir())))
+
+    def discard(self, staging: Path) -> None:
+        if staging.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def list(self) -> list[StoredBundle]:
+        found = []
+        for year in sorted(self.root.glob("[0-9][0-9][0-9][0-9]")):
+            for folder in sorted(year.iterdir()):
+                if folder.is_dir() and BUNDLE_ID.match(folder.name):
+                    found.append(StoredBundle(folder.name, str(folder),
+                                              tuple(sorted(p.name for p in folder.iterdir()))))
+        return found
+
+    def find(self, bundle_id: str) -> StoredBundle | None:
+        final = self._final(bundle_id)
+        if not final.is_dir():
+            return None
+        return StoredBundle(bundle_id, str(final), tuple(sorted(p.name for p in final.iterdir())))
+
+    def path(self, bundle_id: str, name: str) -> Path:
+        stored = self.find(bundle_id)
+        if stored is None or name not in stored.files:
+            raise NotFoundError(f"bundle {bundle_id} has no file {name!r} in {self.root}")
+        return Path(stored.location) / name
+
+    def fetch(self, bundle_id: str, name: str, dest: Path) -> Path:
+        source = self.path(bundle_id, name)
+        if dest.exists():
+            raise StoreError(f"{dest} already exists; not overwriting it")
+        tmp = dest.with_name(f".{dest.name}.part")
+        shutil.copyfile(source, tmp)
+        os.rename(tmp, dest)
+        return dest
+
+    def replace_manifest(self, bundle_id: str, data: bytes) -> None:
+        target = self.path(bundle_id, "manifest.json")
+        tmp = target.with_name(".manifest.json.part")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
