@@ -141,7 +141,7 @@ def _tile_images(pdf: pikepdf.Pdf, tiles) -> list[pikepdf.Object]:
     source = pikepdf.open(io.BytesIO(img2pdf.convert([t.png for t in tiles])))
     images = []
     for src_page in source.pages:
-        (name, image), = src_page.images.items()
+        (image,) = src_page.Resources.XObject.values()
         images.append(pdf.copy_foreign(image))
     return images
 

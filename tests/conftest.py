@@ -1,0 +1,100 @@
+"""Shared fixtures: a loopback fixture site, the browser, registers and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archiver.capture import find_browser
+from archiver.demo.server import hang, serve_directory, status, tall_page
+
+FIXTURES = Path(__file__).parent / "fixtures"
+JAVA_JARS = ("preflight", "pdfbox2", "fontbox2", "xmpbox", "commons-logging", "javax.activation", "jaxb-api")
+
+
+@pytest.fixture(scope="session")
+def site():
+    """Fixture pages on 127.0.0.1, plus dynamic routes: a hanging page, error statuses, tall pages."""
+    routes = {
+        "/hang": hang,
+        "/gone": status(404),
+        "/tall-45000": tall_page(45_000),
+        "/tall-12000": tall_page(12_000),
+        "/tall-3000": tall_page(3_000),
+    }
+    with serve_directory(FIXTURES, routes=routes) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def browser_choice():
+    return find_browser()
+
+
+def register_yaml(pages: list[dict], store: Path, *, pdfa: str = "2b", timeout_s: float = 30,
+                  max_height_px: int = 100_000, allow_private: bool = True, concurrency: int = 2) -> str:
+    lines = [
+        "organisation: Götene kommun (test)",
+        "capture:",
+        "  viewport: {width: 1280, height: 900}",
+        f"  timeout_s: {timeout_s}",
+        f"  max_height_px: {max_height_px}",
+        f"  allow_private_networks: {'true' if allow_private else 'false'}",
+        f"  concurrency: {concurrency}",
+        "storage:",
+        f"  local: {json.dumps(str(store))}",
+        "bundle:",
+        f"  pdfa: {json.dumps(pdfa)}",
+        "pages:",
+    ]
+    for page in pages:
+        lines.append(f"  - id: {page['id']}")
+        lines.append(f"    platform: {page.get('platform', 'generic')}")
+        lines.append(f"    url: {json.dumps(page['url'])}")
+        lines.append(f"    owner: {page.get('owner', 'Kommunikationsavdelningen')}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def write_register(tmp_path):
+    def write(pages, **options) -> Path:
+        path = tmp_path / "pages.yaml"
+        path.write_text(register_yaml(pages, tmp_path / "store", **options), encoding="utf-8")
+        return path
+    return write
+
+
+def run_cli(*args: str, registry: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    if registry is not None:
+        env["ARCHIVER_REGISTRY"] = str(registry)
+    return subprocess.run([sys.executable, "-m", "archiver", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def preflight_classpath() -> str | None:
+    jars = [Path("/usr/share/java") / f"{name}.jar" for name in JAVA_JARS]
+    if not shutil.which("java") or not all(j.exists() for j in jars):
+        return None
+    return ":".join(str(j) for j in jars)
+
+
+@pytest.fixture(scope="session")
+def preflight():
+    """Apache PDFBox Preflight, an independent PDF/A-1b validator. Required in CI, skipped elsewhere."""
+    classpath = preflight_classpath()
+    if classpath is None:
+        if os.environ.get("CI"):
+            pytest.fail("PDFBox Preflight is not installed (java + libpdfbox2-java); .ci/run installs it")
+        pytest.skip("PDFBox Preflight not installed")
+
+    def validate(pdf: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(["java", "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b", str(pdf)],
+                              capture_output=True, text=True, timeout=300)
+    return validate

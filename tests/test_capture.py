@@ -1,0 +1,123 @@
+"""Real Chromium against loopback fixture pages: the capture must give back exactly what the page renders."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image, ImageDraw
+
+from archiver.capture import CaptureSettings, capture_pages, launch_browser
+from archiver.capture.tiles import plan_tiles, stack, tile_height_for
+from archiver.demo.server import expected_row_colour
+
+pytestmark = pytest.mark.browser
+
+
+def page(page_id: str, url: str):
+    return SimpleNamespace(id=page_id, platform="generic", url=url, owner=None, name=None)
+
+
+def capture(browser_choice, pages, **settings):
+    settings = CaptureSettings(**{"allow_private_networks": True, "timeout_s": 30, **settings})
+
+    async def go():
+        async with launch_browser(browser_choice) as browser:
+            return await capture_pages(browser, pages, settings)
+    return asyncio.run(go())
+
+
+def expected_image(width: int, height: int) -> Image.Image:
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    top = 0
+    while top < height:
+        colour = expected_row_colour(top)
+        bottom = top + 1
+        while bottom < height and expected_row_colour(bottom) == colour:
+            bottom += 1
+        draw.rectangle((0, top, width - 1, bottom - 1), fill=colour)
+        top = bottom
+    return image
+
+
+def stitched(result) -> Image.Image:
+    return stack([Image.open(io.BytesIO(t.png)).convert("RGB") for t in result.tiles])
+
+
+def first_difference(actual: Image.Image, expected: Image.Image) -> str:
+    for y in range(expected.height):
+        row_a = actual.crop((0, y, actual.width, y + 1)).tobytes()
+        row_e = expected.crop((0, y, expected.width, y + 1)).tobytes()
+        if row_a != row_e:
+            return f"first differing row {y}: got {row_a[:3]!r}…, expected {row_e[:3]!r}…"
+    return "no row differs"
+
+
+def test_page_far_beyond_texture_limit_is_stitched_exactly(site, browser_choice):
+    (result,) = capture(browser_choice, [page("tall", f"{site}/tall-45000")])
+    assert result.ok, result.error
+    assert (result.width, result.height) == (1280, 45_000)
+    assert not result.truncated
+    tile_h = tile_height_for(1280)
+    assert [(t.top, t.height) for t in result.tiles] == plan_tiles(45_000, tile_h)
+    assert result.seam_check == {"seams": len(result.tiles) - 1, "mismatched_at_px": []}
+    image = stitched(result)
+    expected = expected_image(1280, 45_000)
+    assert image.size == expected.size
+    # Every pixel, including the fixed header exactly once at the top and nowhere else.
+    assert image.tobytes() == expected.tobytes(), first_difference(image, expected)
+
+
+def test_tall_page_is_cut_at_max_height_and_says_so(site, browser_choice):
+    (result,) = capture(browser_choice, [page("tall", f"{site}/tall-12000")], max_height_px=5_000)
+    assert result.ok, result.error
+    assert (result.height, result.document_height, result.truncated) == (5_000, 12_000, True)
+    assert any("5000" in w for w in result.warnings)
+    assert stitched(result).tobytes() == expected_image(1280, 5_000).tobytes()
+
+
+def test_hanging_page_times_out_alone(site, browser_choice):
+    started = time.monotonic()
+    hung, ok = capture(browser_choice, [page("hung", f"{site}/hang"), page("ok", f"{site}/short.html")],
+                       timeout_s=4)
+    elapsed = time.monotonic() - started
+    assert hung.status == "failed" and "timed out after 4 s" in hung.error
+    assert ok.ok, ok.error
+    assert elapsed < 4 + 10, f"the run took {elapsed:.1f} s; the page timeout was 4 s"
+
+
+def test_http_error_and_provenance(site, browser_choice):
+    gone, short = capture(browser_choice, [page("gone", f"{site}/gone"), page("short", f"{site}/short.html")])
+    assert gone.status == "failed" and gone.http_status == 404 and "404" in gone.error
+    assert gone.tiles == []
+    assert short.ok and short.http_status == 200
+    assert short.final_url == f"{site}/short.html"
+    assert short.title == "Kort sida"
+    assert short.viewport == {"width": 1280, "height": 900} and short.device_scale_factor == 1
+    assert short.browser.startswith("Chromium ") and "HeadlessChrome" not in short.user_agent
+    assert short.started_at <= short.finished_at
+    # A page shorter than the viewport is captured at its own height: the viewport's 900 rows.
+    image = stitched(short)
+    assert image.getpixel((10, 10)) == (250, 250, 0) and image.getpixel((10, 450)) == (10, 120, 200)
+
+
+def test_private_addresses_refused_unless_allowed(site, browser_choice):
+    (result,) = capture(browser_choice, [page("short", f"{site}/short.html")], allow_private_networks=False)
+    assert result.status == "failed"
+    assert "ERR_BLOCKED_BY_CLIENT" in result.error
+
+
+@pytest.mark.parametrize("height,expected", [
+    (0, []),
+    (100, [(0, 100)]),
+    (1810, [(0, 1810)]),
+    (1811, [(0, 1811)]),
+    (1810 + 64, [(0, 1810), (1810, 64)]),
+    (4000, [(0, 1810), (1810, 1810), (3620, 380)]),
+])
+def test_plan_tiles_covers_every_row_once(height, expected):
+    assert plan_tiles(height, 1810) == expected
