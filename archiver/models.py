@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(ts: datetime | None) -> str | None:
     """UTC, ISO 8601, to the millisecond: what the manifest and XMP carry."""
     if ts is None:
         return None
-    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_bundle_id(now: datetime, token: str | None = None) -> str:
     """Sortable by time, unique without coordination: 20261124T205846Z-3f9a1c."""
-    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{token or secrets.token_hex(3)}"
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{token or secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def run_cli(*args: str, registry: Path | None = None, cwd: Path | None = None) -
     if registry is not None:
         env["ARCHIVER_REGISTRY"] = str(registry)
     return subprocess.run([sys.executable, "-m", "archiver", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
+                          env=env, cwd=cwd, timeout=300, check=False)
 
 
 def preflight_classpath() -> str | None:
@@ -96,5 +96,5 @@ def preflight():
 
     def validate(pdf: Path) -> subprocess.CompletedProcess:
         return subprocess.run(["java", "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b", str(pdf)],
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, check=False)
     return validate

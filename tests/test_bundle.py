@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from conftest import register_yaml
 from PIL import Image
+from test_capture import expected_image
 
 from archiver import pipeline
 from archiver.bundle import pdf as pdf_step
@@ -20,8 +22,6 @@ from archiver.errors import StoreError
 from archiver.models import RunRequest
 from archiver.register import load_register
 from archiver.store import LocalStore
-from conftest import register_yaml
-from test_capture import expected_image
 
 pytestmark = pytest.mark.browser
 

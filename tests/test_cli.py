@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import register_yaml, run_cli
 
 
@@ -64,7 +63,7 @@ def partial_run(tmp_path_factory, site):
 
 @pytest.mark.browser
 def test_run_with_a_failed_page_exits_1_and_bundles_the_rest(partial_run):
-    registry, result = partial_run
+    _registry, result = partial_run
     assert result.returncode == 1, result.stderr
     out = json.loads(result.stdout)
     assert set(out) == {"bundle_id", "pdf", "manifest", "pages"}

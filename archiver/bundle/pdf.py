@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import img2pdf
@@ -220,6 +220,6 @@ def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> No
         meta["dc:source"] = " ".join(c.requested_url for c in captures)
         meta["xmp:CreatorTool"] = run.tool
         # Seconds only: the Info dictionary's PDF date cannot hold milliseconds and must agree.
-        meta["xmp:CreateDate"] = run.finished_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta["xmp:CreateDate"] = run.finished_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta["pdf:Producer"] = f"{run.tool} (img2pdf {img2pdf.__version__}, pikepdf {pikepdf.__version__})"
         meta["pdf:Keywords"] = f"reason: {run.reason}; requested by: {run.requested_by}"

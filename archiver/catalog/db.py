@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine,
-                        event, insert, select, update)
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
 
 from archiver.errors import NotFoundError
 
@@ -70,12 +83,12 @@ def catalog_url_for(store_root: Path) -> str:
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite forgets time zones; everything in the catalog is UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
 def _parse(ts: str | None) -> datetime | None:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
+    return datetime.fromisoformat(ts) if ts else None
 
 
 class Catalog:
@@ -98,11 +111,11 @@ class Catalog:
                 id=manifest["bundle_id"], organisation=manifest["organisation"], reason=manifest["reason"],
                 kind=kind, requested_by=manifest["requested_by"], started_at=_parse(manifest["run_start"]),
                 finished_at=_parse(manifest["run_end"]), status=status))
-            conn.execute(insert(run_pages), [dict(
-                run_id=manifest["bundle_id"], page_id=p["id"], platform=p["platform"], url=p["requested_url"],
-                final_url=p["final_url"], status=p["status"], error=p["error"],
-                capture_start=_parse(p["capture_start"]), capture_end=_parse(p["capture_end"]),
-                pixels_sha256=p["pixels_sha256"]) for p in pages])
+            conn.execute(insert(run_pages), [{
+                "run_id": manifest["bundle_id"], "page_id": p["id"], "platform": p["platform"], "url": p["requested_url"],
+                "final_url": p["final_url"], "status": p["status"], "error": p["error"],
+                "capture_start": _parse(p["capture_start"]), "capture_end": _parse(p["capture_end"]),
+                "pixels_sha256": p["pixels_sha256"]} for p in pages])
             conn.execute(insert(bundles).values(
                 id=manifest["bundle_id"], run_id=manifest["bundle_id"], store=store, location=location,
                 pdf_name=manifest["pdf"]["file"], pdf_sha256=manifest["pdf"]["sha256"],
