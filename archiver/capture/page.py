@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from PIL import Image
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -115,20 +116,44 @@ async def _capture_tile(cdp, index: int, top: int, width: int, height: int):
     return Tile(index, top, width, height, png, tiling.pixels_sha256(image)), image
 
 
-async def _seam_mismatches(cdp, width: int, images, bounds) -> list[int]:
-    """Tops of the seams where a fresh capture straddling the seam differs from the stitched tiles."""
-    bad = []
-    for (top, height), upper, lower in zip(bounds[1:], images, images[1:]):
-        probe_up = min(SEAM_PROBE_PX, upper.height)
-        probe_down = min(SEAM_PROBE_PX, lower.height)
-        _, fresh = tiling.normalise_png(await _shot(cdp, top - probe_up, width, probe_up + probe_down))
-        expected = tiling.stack([
-            upper.crop((0, upper.height - probe_up, width, upper.height)),
-            lower.crop((0, 0, width, probe_down)),
-        ])
-        if fresh.tobytes() != expected.tobytes():
-            bad.append(top)
-    return bad
+async def _seam_matches(cdp, width: int, top: int, upper_rows: Image.Image, lower: Image.Image) -> bool:
+    """Does a fresh capture straddling the seam at `top` equal the rows the two tiles put there?"""
+    probe_down = min(SEAM_PROBE_PX, lower.height)
+    _, fresh = tiling.normalise_png(await _shot(cdp, top - upper_rows.height, width,
+                                                upper_rows.height + probe_down))
+    expected = tiling.stack([upper_rows, lower.crop((0, 0, width, probe_down))])
+    return fresh.tobytes() == expected.tobytes()
+
+
+def _bottom_rows(image: Image.Image) -> Image.Image:
+    return image.crop((0, max(0, image.height - SEAM_PROBE_PX), image.width, image.height))
+
+
+async def _capture_tiles(cdp, capture: PageCapture) -> None:
+    """Capture tile by tile, checking each seam as it is made, holding one decoded tile at a time.
+
+    A seam that differs from a fresh capture gets its lower tile captured again; if it still
+    differs, the page is changing under us and the capture says so rather than hiding it.
+    """
+    bounds = tiling.plan_tiles(capture.height, tiling.tile_height_for(capture.width))
+    digest = hashlib.sha256()
+    previous_rows = None
+    mismatched = []
+    for index, (top, height) in enumerate(bounds):
+        tile, image = await _capture_tile(cdp, index, top, capture.width, height)
+        if previous_rows is not None and not await _seam_matches(cdp, capture.width, top, previous_rows, image):
+            log.info("%s: seam at y=%d differs from a fresh capture; capturing the tile again", capture.page_id, top)
+            tile, image = await _capture_tile(cdp, index, top, capture.width, height)
+            if not await _seam_matches(cdp, capture.width, top, previous_rows, image):
+                mismatched.append(top)
+        capture.tiles.append(tile)
+        digest.update(image.tobytes())
+        previous_rows = _bottom_rows(image)
+    capture.pixels_sha256 = digest.hexdigest()
+    capture.seam_check = {"seams": max(0, len(bounds) - 1), "mismatched_at_px": mismatched}
+    if mismatched:
+        capture.warnings.append(
+            f"the page kept changing while it was captured: {len(mismatched)} seam(s) differ from a fresh capture")
 
 
 async def _capture_into(browser, capture: PageCapture, settings: CaptureSettings, deadline: float,
@@ -173,34 +198,10 @@ async def _capture_into(browser, capture: PageCapture, settings: CaptureSettings
                 "(capture.max_height_px)")
 
         cdp = await context.new_cdp_session(page)
-        bounds = tiling.plan_tiles(capture.height, tiling.tile_height_for(capture.width))
-        shots = [await _capture_tile(cdp, i, top, capture.width, h) for i, (top, h) in enumerate(bounds)]
-        bad = await _seam_mismatches(cdp, capture.width, [im for _, im in shots], bounds)
-        if bad:
-            log.info("%s: %d seam(s) differ from a fresh capture; capturing those tiles again",
-                     capture.page_id, len(bad))
-            again = {i for i, (top, _) in enumerate(bounds) if top in bad}
-            again |= {i - 1 for i in again}
-            for i in sorted(again):
-                top, height = bounds[i]
-                shots[i] = await _capture_tile(cdp, i, top, capture.width, height)
-            bad = await _seam_mismatches(cdp, capture.width, [im for _, im in shots], bounds)
-        capture.seam_check = {"seams": max(0, len(bounds) - 1), "mismatched_at_px": bad}
-        if bad:
-            capture.warnings.append(
-                f"the page kept changing while it was captured: {len(bad)} seam(s) differ from a fresh capture")
-        capture.tiles = [tile for tile, _ in shots]
-        capture.pixels_sha256 = _stacked_sha256([im for _, im in shots])
+        await _capture_tiles(cdp, capture)
         capture.status = "ok"
     finally:
         await context.close()
-
-
-def _stacked_sha256(images) -> str:
-    digest = hashlib.sha256()
-    for image in images:
-        digest.update(image.tobytes())
-    return digest.hexdigest()
 
 
 async def visitor_user_agent(browser) -> str:
