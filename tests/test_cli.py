@@ -141,3 +141,17 @@ def test_unknown_ids_exit_2(tmp_path):
     assert run_cli("bundles", "get", "../../etc", "--out", str(tmp_path / "o"), registry=registry).returncode == 2
     assert run_cli("register", "20261124T000000Z-000000", "--dnr", "KS 1", "--by", "x",
                    registry=registry).returncode == 2
+
+
+@pytest.mark.browser
+def test_run_where_every_page_fails_still_bundles_and_names_them(site, tmp_path):
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "gone", "url": f"{site}/gone"}], tmp_path / "store"),
+                        encoding="utf-8")
+    result = run_cli("run", "--json", registry=registry)
+    assert result.returncode == 1, result.stderr
+    out = json.loads(result.stdout)
+    assert out["pages"] == [{"id": "gone", "status": "failed", "error": "HTTP 404 Not Found"}]
+    manifest = json.loads(Path(out["manifest"]).read_text())
+    assert manifest["failures"] == [{"id": "gone", "error": "HTTP 404 Not Found"}]
+    assert run_cli("bundles", "verify", out["bundle_id"], registry=registry).returncode == 0

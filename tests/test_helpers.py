@@ -1,0 +1,93 @@
+"""Pure helpers, tested without a browser: browser discovery, due dates, bundle ids, PNG normalising."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from PIL import Image
+
+from archiver.capture.browser import find_browser
+from archiver.capture.tiles import normalise_png, pixels_sha256
+from archiver.errors import ConfigurationError, NotFoundError
+from archiver.models import new_bundle_id
+from archiver.schedule import add_months, due_status
+from archiver.store.local import BUNDLE_ID, check_bundle_id
+
+
+def test_browser_override_wins(tmp_path):
+    exe = tmp_path / "chrome"
+    exe.write_text("")
+    choice = find_browser({"ARCHIVER_BROWSER": str(exe)}, lambda: "/pw/chrome", lambda name: None)
+    assert (choice.executable, choice.source) == (str(exe), "ARCHIVER_BROWSER")
+
+
+def test_browser_override_that_does_not_exist_is_refused():
+    with pytest.raises(ConfigurationError, match="ARCHIVER_BROWSER"):
+        find_browser({"ARCHIVER_BROWSER": "/nonexistent/chrome"}, lambda: None, lambda name: None)
+
+
+def test_playwrights_browser_before_the_systems():
+    choice = find_browser({}, lambda: "/pw/chrome", lambda name: "/usr/bin/chromium")
+    assert (choice.executable, choice.source) == (None, "playwright")
+
+
+def test_system_browser_when_playwright_has_none():
+    choice = find_browser({}, lambda: None, lambda name: "/usr/bin/chromium" if name == "chromium" else None)
+    assert (choice.executable, choice.source) == ("/usr/bin/chromium", "system")
+
+
+def test_no_browser_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="make install") as info:
+        find_browser({}, lambda: None, lambda name: None)
+    assert info.value.exit_code == 2
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_add_months_clamps_to_month_end():
+    assert add_months(utc(2026, 8, 31), 6) == utc(2027, 2, 28)
+    assert add_months(utc(2026, 5, 15, 6, 0), 6) == utc(2026, 11, 15, 6, 0)
+
+
+def test_due_rules():
+    pages = {"facebook", "instagram"}
+    assert due_status(None, set(), pages, 6, utc(2026, 1, 1)).due
+    last = utc(2026, 5, 15)
+    not_yet = due_status(last, pages, pages, 6, utc(2026, 11, 14))
+    assert not not_yet.due and not_yet.next_due == utc(2026, 11, 15)
+    assert due_status(last, pages, pages, 6, utc(2026, 11, 15)).due
+    added = due_status(last, {"facebook"}, pages, 6, utc(2026, 6, 1))
+    assert added.due and "instagram" in added.why
+
+
+def test_bundle_ids_are_well_formed_and_guard_paths():
+    bundle_id = new_bundle_id(utc(2026, 11, 24, 20, 58, 46), "3f9a1c")
+    assert bundle_id == "20261124T205846Z-3f9a1c" and BUNDLE_ID.match(bundle_id)
+    for bad in ("../2026", "20261124T205846Z-3f9a1c/../../x", "", "2026"):
+        with pytest.raises(NotFoundError, match="not a bundle id"):
+            check_bundle_id(bad)
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_rgb_png_is_kept_byte_for_byte():
+    data = png(Image.new("RGB", (4, 4), (1, 2, 3)))
+    kept, image = normalise_png(data)
+    assert kept is data and image.size == (4, 4)
+
+
+def test_alpha_is_flattened_on_white():
+    rgba = Image.new("RGBA", (2, 1), (0, 0, 0, 0))
+    rgba.putpixel((1, 0), (255, 0, 0, 255))
+    data, image = normalise_png(png(rgba))
+    assert Image.open(io.BytesIO(data)).mode == "RGB"
+    assert [image.getpixel((0, 0)), image.getpixel((1, 0))] == [(255, 255, 255), (255, 0, 0)]
+    assert pixels_sha256(image) == pixels_sha256(Image.open(io.BytesIO(data)))
