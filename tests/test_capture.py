@@ -90,6 +90,15 @@ def test_hanging_page_times_out_alone(site, browser_choice):
     assert elapsed < 4 + 10, f"the run took {elapsed:.1f} s; the page timeout was 4 s"
 
 
+def test_a_resource_that_never_arrives_does_not_cost_the_page(site, browser_choice):
+    started = time.monotonic()
+    (result,) = capture(browser_choice, [page("stalled", f"{site}/stalled-image.html")], timeout_s=8)
+    assert result.ok, result.error
+    assert any("not finished loading" in w for w in result.warnings)
+    assert stitched(result).getpixel((600, 400)) == (0, 128, 0)
+    assert time.monotonic() - started < 8 + 10
+
+
 def test_http_error_and_provenance(site, browser_choice):
     gone, short = capture(browser_choice, [page("gone", f"{site}/gone"), page("short", f"{site}/short.html")])
     assert gone.status == "failed" and gone.http_status == 404 and "404" in gone.error

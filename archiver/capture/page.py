@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SEAM_PROBE_PX = 8
 SETTLE_BUDGET_S = 10.0
+LOAD_SHARE = 0.5  # of the time left after the document arrived
 
 FREEZE_CSS = """
 *, *::before, *::after {
@@ -174,13 +175,21 @@ async def _capture_into(browser, capture: PageCapture, settings: CaptureSettings
         capture.viewport = {"width": settings.viewport_width, "height": settings.viewport_height}
         capture.browser = f"Chromium {browser.version}"
 
-        response = await page.goto(capture.requested_url, wait_until="load", timeout=remaining_ms())
+        response = await page.goto(capture.requested_url, wait_until="domcontentloaded", timeout=remaining_ms())
         capture.final_url = page.url
         if response is None:
             raise PageFailed("the browser received no response")
         capture.http_status = response.status
         if response.status >= 400:
             raise PageFailed(f"HTTP {response.status} {response.status_text}".strip())
+        # One resource that never arrives must not cost the whole page: wait for `load` only so long.
+        load_budget_ms = remaining_ms() * LOAD_SHARE
+        try:
+            await page.wait_for_load_state("load", timeout=load_budget_ms)
+        except PlaywrightTimeout:
+            capture.warnings.append(f"the page had not finished loading after {load_budget_ms / 1000:.0f} s; "
+                                    "captured what had loaded by then")
+        capture.final_url = page.url
 
         await page.add_style_tag(content=FREEZE_CSS)
         await page.evaluate(SETTLE_JS, min(SETTLE_BUDGET_S * 1000, remaining_ms() / 2))
