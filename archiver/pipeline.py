@@ -66,6 +66,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
         tool=f"{TOOL_NAME} {__version__}", browser=f"Chromium {browser_version}", pdfa=register.bundle.pdfa,
     )
 
+    store.sweep_stale()
     staging = store.staging_dir(bundle_id)
     try:
         pdf_path = staging / f"{bundle_id}.pdf"

@@ -203,3 +203,18 @@ def test_store_never_overwrites(tmp_path):
     with pytest.raises(StoreError, match="never overwritten"):
         store.put(bundle_id, second)
     assert store.path(bundle_id, "manifest.json").read_text() == "{}"
+
+
+def test_staging_left_by_a_crash_is_swept_after_a_day(tmp_path):
+    import os
+    import time
+
+    store = LocalStore(tmp_path)
+    old = store.staging_dir("20261124T120000Z-abcdef")
+    (old / "half.pdf").write_bytes(b"%PDF-1.7 half")
+    young = store.staging_dir("20261124T130000Z-abcdef")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    assert store.sweep_stale() == [old]
+    assert not old.exists() and young.exists()
+    assert store.list() == []

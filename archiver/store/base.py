@@ -23,6 +23,9 @@ class Store(Protocol):
     def put(self, bundle_id: str, staging: Path) -> StoredBundle:
         """Make the complete folder visible under its id, atomically; refuse an existing id."""
 
+    def sweep_stale(self) -> list[Path]:
+        """Remove what interrupted runs left half-written."""
+
     def discard(self, staging: Path) -> None:
         """Remove a staging folder after a failure."""
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from archiver.errors import NotFoundError, StoreError
@@ -15,6 +16,7 @@ from archiver.store.base import StoredBundle
 log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".partial-"
+STALE_AFTER_S = 24 * 3600
 BUNDLE_ID = re.compile(r"^(\d{4})\d{4}T\d{6}Z-[0-9a-f]{6}$")
 
 
@@ -58,6 +60,17 @@ class LocalStore:
         _fsync_dir(final.parent)
         log.info("stored %s", final)
         return StoredBundle(bundle_id, str(final), tuple(sorted(p.name for p in final.iterdir())))
+
+    def sweep_stale(self, max_age_s: float = STALE_AFTER_S, now: float | None = None) -> list[Path]:
+        """Remove staging folders a crashed run left behind; a day old means no run is still using them."""
+        now = time.time() if now is None else now
+        removed = []
+        for staging in self.root.glob(f"[0-9][0-9][0-9][0-9]/{STAGING_PREFIX}*"):
+            if staging.is_dir() and now - staging.stat().st_mtime > max_age_s:
+                shutil.rmtree(staging, ignore_errors=True)
+                log.info("removed %s, left behind by an interrupted run", staging)
+                removed.append(staging)
+        return removed
 
     def discard(self, staging: Path) -> None:
         if staging.name.startswith(STAGING_PREFIX):
