@@ -60,10 +60,6 @@ class _Document(FPDF):
         self.set_margins(40, 40, 40)
         self.add_font("Body", "", str(font))
         self.set_font("Body", size=10)
-        self.set_creator("archiver")
-
-    def footer(self):
-        pass
 
 
 def _cover(doc: _Document, run: RunInfo, captures: list[PageCapture]) -> None:
@@ -112,8 +108,12 @@ def _cover(doc: _Document, run: RunInfo, captures: list[PageCapture]) -> None:
         doc.ln(4)
 
 
-def _label_page(doc: _Document, capture: PageCapture, tile, width_pt: float, height_pt: float,
-                number: int, total: int) -> None:
+def _size_pt(tile) -> tuple[float, float]:
+    return tile.width * PT_PER_PX, tile.height * PT_PER_PX
+
+
+def _label_page(doc: _Document, capture: PageCapture, tile, number: int, total: int) -> None:
+    width_pt, height_pt = _size_pt(tile)
     doc.add_page(format=(width_pt, height_pt + LABEL_TOP_PT + LABEL_BOTTOM_PT))
     doc.set_auto_page_break(False)
     doc.set_font("Body", size=8)
@@ -126,9 +126,9 @@ def _label_page(doc: _Document, capture: PageCapture, tile, width_pt: float, hei
     doc.set_auto_page_break(True, margin=40)
 
 
-def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, width_pt: float,
-                height_pt: float) -> None:
+def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, tile) -> None:
     """Draw the tile under the label text, filling the page between the label bands."""
+    width_pt, height_pt = _size_pt(tile)
     if "/XObject" not in page.Resources:
         page.Resources.XObject = pikepdf.Dictionary()
     page.Resources.XObject[TILE_NAME] = image
@@ -162,15 +162,11 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
     cover_pages = doc.page
     ok = [c for c in captures if c.ok]
     total = cover_pages + sum(len(c.tiles) for c in ok)
-    placements = []
-    number = cover_pages
+    first_index = {}  # page id → 0-based PDF page of its first tile
     for capture in ok:
+        first_index[capture.page_id] = doc.page
         for tile in capture.tiles:
-            number += 1
-            width_pt, height_pt = tile.width * PT_PER_PX, tile.height * PT_PER_PX
-            _label_page(doc, capture, tile, width_pt, height_pt, number, total)
-            placements.append((capture, tile, number - 1, width_pt, height_pt))
-    doc.set_title(f"Skärmdumpar av sociala medier – {run.organisation} – {run.bundle_id}")
+            _label_page(doc, capture, tile, doc.page + 1, total)
     pdf = pikepdf.open(io.BytesIO(bytes(doc.output())))
     # fpdf2's viewer preference and its own dates would contradict the XMP written below.
     for key in ("/OpenAction", "/PageLayout", "/PageMode"):
@@ -181,26 +177,22 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
             del pdf.docinfo[key]
 
     for capture in ok:
-        images = _tile_images(pdf, capture.tiles)
-        for (cap, tile, index, width_pt, height_pt), image in zip(
-                [p for p in placements if p[0] is capture], images):
-            _place_tile(pdf, pdf.pages[index], image, width_pt, height_pt)
+        first = first_index[capture.page_id]
+        for offset, (tile, image) in enumerate(zip(capture.tiles, _tile_images(pdf, capture.tiles))):
+            _place_tile(pdf, pdf.pages[first + offset], image, tile)
 
     with pdf.open_outline() as outline:
         outline.root.append(pikepdf.OutlineItem("Försättsblad (cover)", 0))
         for capture in ok:
-            first = next(p[2] for p in placements if p[0] is capture)
-            outline.root.append(pikepdf.OutlineItem(f"{capture.page_id} – {capture.requested_url}", first))
+            outline.root.append(pikepdf.OutlineItem(f"{capture.page_id} – {capture.requested_url}",
+                                                    first_index[capture.page_id]))
     _metadata(pdf, run, captures)
     try:
         report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
     except pikepdf.pdfa.PdfaError as exc:
         raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n{exc.report.summary()}") from exc
     log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, len(pdf.pages), report.verdict)
-    first_pages = {}
-    for capture, _, index, _, _ in placements:
-        first_pages.setdefault(capture.page_id, index + 1)
-    return PdfLayout(len(pdf.pages), cover_pages, first_pages)
+    return PdfLayout(len(pdf.pages), cover_pages, {k: v + 1 for k, v in first_index.items()})
 
 
 def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> None:

@@ -109,12 +109,12 @@ async def _shot(cdp, top: int, width: int, height: int) -> bytes:
     return base64.b64decode(result["data"])
 
 
-async def _capture_tile(cdp, index: int, top: int, width: int, height: int):
+async def _capture_tile(cdp, top: int, width: int, height: int) -> tuple[bytes, Image.Image]:
     png, image = tiling.normalise_png(await _shot(cdp, top, width, height))
     if image.size != (width, height):
         raise PageFailed(f"browser returned a {image.size[0]}x{image.size[1]} image for a "
                          f"{width}x{height} tile at y={top}")
-    return Tile(index, top, width, height, png, tiling.pixels_sha256(image)), image
+    return png, image
 
 
 async def _seam_matches(cdp, width: int, top: int, upper_rows: Image.Image, lower: Image.Image) -> bool:
@@ -141,14 +141,15 @@ async def _capture_tiles(cdp, capture: PageCapture) -> None:
     previous_rows = None
     mismatched = []
     for index, (top, height) in enumerate(bounds):
-        tile, image = await _capture_tile(cdp, index, top, capture.width, height)
+        png, image = await _capture_tile(cdp, top, capture.width, height)
         if previous_rows is not None and not await _seam_matches(cdp, capture.width, top, previous_rows, image):
             log.info("%s: seam at y=%d differs from a fresh capture; capturing the tile again", capture.page_id, top)
-            tile, image = await _capture_tile(cdp, index, top, capture.width, height)
+            png, image = await _capture_tile(cdp, top, capture.width, height)
             if not await _seam_matches(cdp, capture.width, top, previous_rows, image):
                 mismatched.append(top)
-        capture.tiles.append(tile)
-        digest.update(image.tobytes())
+        pixels = image.tobytes()
+        capture.tiles.append(Tile(index, top, capture.width, height, png, hashlib.sha256(pixels).hexdigest()))
+        digest.update(pixels)
         previous_rows = _bottom_rows(image)
     capture.pixels_sha256 = digest.hexdigest()
     capture.seam_check = {"seams": max(0, len(bounds) - 1), "mismatched_at_px": mismatched}

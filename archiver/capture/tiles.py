@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 
@@ -53,11 +52,6 @@ def normalise_png(data: bytes) -> tuple[bytes, Image.Image]:
     out = io.BytesIO()
     flat.save(out, format="PNG", compress_level=6)
     return out.getvalue(), flat
-
-
-def pixels_sha256(image: Image.Image) -> str:
-    """SHA-256 of the 8-bit RGB pixels, row by row: independent of how the PNG was compressed."""
-    return hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()
 
 
 def stack(images: list[Image.Image]) -> Image.Image:

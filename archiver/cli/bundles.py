@@ -71,7 +71,7 @@ def verify(services: Services, target: str, as_json: bool) -> None:
         if not manifest_path.is_file():
             raise BadInputError(f"{folder}: no {manifest_io.MANIFEST_NAME} here; is this a bundle folder?")
         catalog_row = None
-        bundle_id = manifest_io.load(manifest_path).get("bundle_id", "") if manifest_path.is_file() else ""
+        bundle_id = manifest_io.load(manifest_path).get("bundle_id", "")
         if BUNDLE_ID.match(str(bundle_id)) and services.registry_path.exists():
             catalog_row = services.catalog.find_bundle(bundle_id)
     else:

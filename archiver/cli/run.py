@@ -104,8 +104,7 @@ def demo(ctx: click.Context, out_dir: str, as_json: bool) -> None:
 
     with serve_directory(SITE_DIR) as base_url, tempfile.TemporaryDirectory() as tmp:
         registry = Path(tmp) / "demo-pages.yaml"
-        text = demo_register_yaml(base_url).replace("local: output", f"local: {Path(out_dir).resolve()}")
-        registry.write_text(text, encoding="utf-8")
+        registry.write_text(demo_register_yaml(base_url, str(Path(out_dir).resolve())), encoding="utf-8")
         services = Services(str(registry))
         code = _report(services, RunRequest(reason="scheduled", requested_by="make run (demo)"), as_json)
     ctx.exit(code)

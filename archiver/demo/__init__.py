@@ -21,7 +21,7 @@ _PAGES = (
 )
 
 
-def demo_register_yaml(base_url: str) -> str:
+def demo_register_yaml(base_url: str, store: str = "output") -> str:
     """A register (schedules/pages.yaml format) for the demo site served at `base_url`.
 
     Private networks are allowed because the demo server listens on loopback.
@@ -39,7 +39,7 @@ def demo_register_yaml(base_url: str) -> str:
         "  allow_private_networks: true  # the demo server runs on 127.0.0.1",
         "  concurrency: 2",
         "storage:",
-        "  local: output",
+        f"  local: {json.dumps(store, ensure_ascii=False)}",
         "bundle:",
         "  pdfa: 2b",
         "pages:",
