@@ -1,0 +1,63 @@
+"""What a platform adds to the shared capture script: selectors, texts and session facts.
+
+A recipe holds data only; the steps in `archiver.capture.script` read it. Texts are matched
+case-insensitively against a control's visible text or `aria-label`, Swedish first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Recipe:
+    platform: str
+    # Where `archiver login PLATFORM` opens, and cookies whose presence means a signed-in session.
+    login_url: str | None = None
+    session_cookies: tuple[str, ...] = ()
+    # Final-URL path patterns (regular expressions) that mean "this is a login page, not the account".
+    login_paths: tuple[str, ...] = ()
+    # Elements that are one post each; counted for `max_posts` and for login/unavailable checks.
+    post_selectors: tuple[str, ...] = ()
+    # Consent: site-specific controls, then the shared "reject optional" and "accept" texts.
+    consent_reject_selectors: tuple[str, ...] = ()
+    consent_reject_texts: tuple[str, ...] = ()
+    consent_accept_texts: tuple[str, ...] = ()
+    consent_context_words: tuple[str, ...] = ()
+    # Pop-ups and login walls that appear later: their close controls.
+    close_selectors: tuple[str, ...] = ()
+    close_labels: tuple[str, ...] = ()
+    close_texts: tuple[str, ...] = ()
+    # Banners to take away wherever they sit (e.g. "open in the app", "log in to see more" bars).
+    remove_selectors: tuple[str, ...] = ()
+    banner_texts: tuple[str, ...] = ()
+    # Texts that mean the account or content does not exist (or is not available).
+    unavailable_texts: tuple[str, ...] = ()
+    # Texts that mean the page asks the visitor to log in instead of showing the account.
+    login_texts: tuple[str, ...] = ()
+    notes: str = field(default="", compare=False)
+
+    def extend(self, platform: str, **more: tuple[str, ...] | str | None) -> Recipe:
+        """A platform recipe: the shared texts plus its own, its own placed first."""
+        merged: dict = {"platform": platform}
+        for name, value in more.items():
+            current = getattr(self, name)
+            merged[name] = tuple(dict.fromkeys((*value, *current))) if isinstance(current, tuple) else value
+        return replace(self, **merged)
+
+    def as_js(self) -> dict:
+        """The parts the in-page scripts read."""
+        return {
+            "postSelectors": list(self.post_selectors),
+            "consentRejectSelectors": list(self.consent_reject_selectors),
+            "consentRejectTexts": list(self.consent_reject_texts),
+            "consentAcceptTexts": list(self.consent_accept_texts),
+            "consentContextWords": list(self.consent_context_words),
+            "closeSelectors": list(self.close_selectors),
+            "closeLabels": list(self.close_labels),
+            "closeTexts": list(self.close_texts),
+            "removeSelectors": list(self.remove_selectors),
+            "bannerTexts": list(self.banner_texts),
+            "unavailableTexts": list(self.unavailable_texts),
+            "loginTexts": list(self.login_texts),
+        }
