@@ -58,8 +58,10 @@ class PageCapture:
     requested_url: str
     owner: str | None = None
     name: str | None = None
+    variant: str = "desktop"  # or "mobile": a phone's viewport and user agent
     status: str = "failed"
     error: str | None = None
+    failure: str | None = None  # login_wall, unavailable, session_expired, timeout, http, error
     final_url: str | None = None
     http_status: int | None = None
     title: str | None = None
@@ -77,6 +79,20 @@ class PageCapture:
     pixels_sha256: str | None = None
     seam_check: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    dismissed: list[dict] = field(default_factory=list)
+    posts: int | None = None
+    scroll: dict = field(default_factory=dict)
+    images: dict = field(default_factory=dict)
+    session: str | None = None  # which saved login session was used, if any
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: the page id, with ".mobile" for a page's phone capture."""
+        return self.page_id if self.variant == "desktop" else f"{self.page_id}.{self.variant}"
+
+    @property
+    def label(self) -> str:
+        return self.page_id if self.variant == "desktop" else f"{self.page_id} (mobil)"
 
     @property
     def ok(self) -> bool:
@@ -86,11 +102,14 @@ class PageCapture:
         """Everything about the capture except the pixels, as the manifest records it."""
         return {
             "id": self.page_id,
+            "key": self.key,
             "platform": self.platform,
             "name": self.name,
             "owner": self.owner,
+            "variant": self.variant,
             "status": self.status,
             "error": self.error,
+            "failure": self.failure,
             "requested_url": self.requested_url,
             "final_url": self.final_url,
             "http_status": self.http_status,
@@ -113,4 +132,9 @@ class PageCapture:
             ],
             "seam_check": self.seam_check,
             "warnings": self.warnings,
+            "dismissed": self.dismissed,
+            "posts": self.posts,
+            "scroll": self.scroll,
+            "images": self.images,
+            "session": self.session,
         }

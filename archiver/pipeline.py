@@ -39,7 +39,8 @@ class RunResult:
             "bundle_id": self.bundle_id,
             "pdf": self.pdf,
             "manifest": self.manifest,
-            "pages": [{"id": c.page_id, "status": c.status, "error": c.error} for c in self.captures],
+            "pages": [{"id": c.page_id, "variant": c.variant, "status": c.status, "error": c.error,
+                       "failure": c.failure} for c in self.captures],
         }
 
 

@@ -120,7 +120,8 @@ def test_manifest_records_hashes_and_metadata(bundle_2b):
     assert manifest["pdf"]["sha256"] == hashlib.sha256(Path(result.pdf).read_bytes()).hexdigest()
     assert manifest["reason"] == "pre-change: ny profilbild" and manifest["requested_by"] == "Anna Test"
     assert manifest["organisation"] == "Götene kommun (test)"
-    assert manifest["failures"] == [{"id": "gone", "error": "HTTP 404 Not Found"}]
+    assert manifest["failures"] == [{"id": "gone", "variant": "desktop", "failure": "unavailable",
+                                    "error": "HTTP 404 Not Found: the page does not exist"}]
     by_id = {p["id"]: p for p in manifest["pages"]}
     assert [p["status"] for p in manifest["pages"]] == ["ok", "ok", "failed"]
     for page_id in ("tall", "feed"):

@@ -67,8 +67,9 @@ def test_run_with_a_failed_page_exits_1_and_bundles_the_rest(partial_run):
     assert result.returncode == 1, result.stderr
     out = json.loads(result.stdout)
     assert set(out) == {"bundle_id", "pdf", "manifest", "pages"}
-    assert out["pages"] == [{"id": "feed", "status": "ok", "error": None},
-                            {"id": "gone", "status": "failed", "error": "HTTP 404 Not Found"}]
+    assert out["pages"] == [{"id": "feed", "variant": "desktop", "status": "ok", "error": None, "failure": None},
+                            {"id": "gone", "variant": "desktop", "status": "failed",
+                             "error": "HTTP 404 Not Found: the page does not exist", "failure": "unavailable"}]
     pdf = Path(out["pdf"])
     assert pdf.is_file() and pdf.parent.parent.name == out["bundle_id"][:4]
     assert pdf.parent.name == out["bundle_id"] and Path(out["manifest"]).parent == pdf.parent
@@ -151,7 +152,8 @@ def test_run_where_every_page_fails_still_bundles_and_names_them(site, tmp_path)
     result = run_cli("run", "--json", registry=registry)
     assert result.returncode == 1, result.stderr
     out = json.loads(result.stdout)
-    assert out["pages"] == [{"id": "gone", "status": "failed", "error": "HTTP 404 Not Found"}]
+    assert out["pages"] == [{"id": "gone", "variant": "desktop", "status": "failed",
+                             "error": "HTTP 404 Not Found: the page does not exist", "failure": "unavailable"}]
     manifest = json.loads(Path(out["manifest"]).read_text())
-    assert manifest["failures"] == [{"id": "gone", "error": "HTTP 404 Not Found"}]
+    assert manifest["failures"] == [{"id": "gone", "error": "HTTP 404 Not Found: the page does not exist"}]
     assert run_cli("bundles", "verify", out["bundle_id"], registry=registry).returncode == 0

@@ -24,12 +24,12 @@ def sha256_file(path: Path) -> str:
 
 def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pdf_pages: int,
                    first_pages: dict[str, int], cover_pages: int) -> dict:
-    """Everything the spec asks of a bundle's metadata; `first_pages` maps page id → 1-based PDF page."""
+    """Everything the spec asks of a bundle's metadata; `first_pages` maps capture key → 1-based PDF page."""
     pages = []
     for capture in captures:
         entry = capture.provenance()
         if capture.ok:
-            first = first_pages[capture.page_id]
+            first = first_pages[capture.key]
             entry["pdf_pages"] = [first, first + len(capture.tiles) - 1]
             for offset, tile in enumerate(entry["tiles"]):
                 tile["pdf_page"] = first + offset
@@ -58,7 +58,8 @@ def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pd
                              "(for a page: its tiles' pixels stacked in order)",
         },
         "pages": pages,
-        "failures": [{"id": c.page_id, "error": c.error} for c in captures if not c.ok],
+        "failures": [{"id": c.page_id, "variant": c.variant, "failure": c.failure, "error": c.error}
+                     for c in captures if not c.ok],
         "registrations": [],
     }
 

@@ -92,7 +92,7 @@ def _cover(doc: _Document, run: RunInfo, captures: list[PageCapture]) -> None:
     for capture in captures:
         status = "fångad" if capture.ok else "MISSLYCKADES"
         lines = [
-            f"{capture.page_id} ({capture.platform}) – {status}",
+            f"{capture.label} ({capture.platform}) – {status}",
             f"URL: {capture.requested_url}",
         ]
         if capture.final_url and capture.final_url != capture.requested_url:
@@ -118,10 +118,10 @@ def _label_page(doc: _Document, capture: PageCapture, tile, number: int, total: 
     doc.set_auto_page_break(False)
     doc.set_font("Body", size=8)
     doc.set_xy(6, 8)
-    doc.cell(width_pt - 12, 10, f"{capture.page_id} · {capture.requested_url} · fångad "
+    doc.cell(width_pt - 12, 10, f"{capture.label} · {capture.requested_url} · fångad "
              f"{_fmt(capture.started_at)}", new_x="LMARGIN", new_y="NEXT")
     doc.set_xy(6, LABEL_TOP_PT + height_pt + 5)
-    doc.cell(width_pt - 12, 10, f"{capture.page_id}: bild {tile.index + 1} av {len(capture.tiles)}, "
+    doc.cell(width_pt - 12, 10, f"{capture.label}: bild {tile.index + 1} av {len(capture.tiles)}, "
              f"pixelrader {tile.top}–{tile.top + tile.height - 1} · sida {number} av {total}", align="R")
     doc.set_auto_page_break(True, margin=40)
 
@@ -162,9 +162,9 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
     cover_pages = doc.page
     ok = [c for c in captures if c.ok]
     total = cover_pages + sum(len(c.tiles) for c in ok)
-    first_index = {}  # page id → 0-based PDF page of its first tile
+    first_index = {}  # capture key → 0-based PDF page of its first tile
     for capture in ok:
-        first_index[capture.page_id] = doc.page
+        first_index[capture.key] = doc.page
         for tile in capture.tiles:
             _label_page(doc, capture, tile, doc.page + 1, total)
     pdf = pikepdf.open(io.BytesIO(bytes(doc.output())))
@@ -177,15 +177,15 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
             del pdf.docinfo[key]
 
     for capture in ok:
-        first = first_index[capture.page_id]
+        first = first_index[capture.key]
         for offset, (tile, image) in enumerate(zip(capture.tiles, _tile_images(pdf, capture.tiles))):
             _place_tile(pdf, pdf.pages[first + offset], image, tile)
 
     with pdf.open_outline() as outline:
         outline.root.append(pikepdf.OutlineItem("Försättsblad (cover)", 0))
         for capture in ok:
-            outline.root.append(pikepdf.OutlineItem(f"{capture.page_id} – {capture.requested_url}",
-                                                    first_index[capture.page_id]))
+            outline.root.append(pikepdf.OutlineItem(f"{capture.label} – {capture.requested_url}",
+                                                    first_index[capture.key]))
     _metadata(pdf, run, captures)
     try:
         report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
@@ -201,7 +201,7 @@ def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> No
         f"{run.organisation}: skärmdumpar av {sum(c.ok for c in captures)} av {len(captures)} sidor. "
         f"Anledning: {run.reason}. Beställd av: {run.requested_by}. "
         f"Start {iso(run.started_at)}, slut {iso(run.finished_at)}. {run.tool}; {run.browser}. "
-        + " ".join(f"[{c.page_id} {c.status} {c.requested_url}]" for c in captures)
+        + " ".join(f"[{c.key} {c.status} {c.requested_url}]" for c in captures)
     )
     with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
         meta["dc:title"] = title

@@ -97,4 +97,4 @@ def _check_pixels(pdf: pikepdf.Pdf, manifest: dict, result: VerifyResult) -> Non
                 bad.append(f"tile {tile['index'] + 1} (PDF page {tile['pdf_page']})")
         whole_ok = stacked.hexdigest() == page["pixels_sha256"]
         detail = "; ".join(bad) if bad else f"{len(page['tiles'])} tiles, {page['height_px']} px"
-        result.add(f"pixels of {page['id']} match manifest", not bad and whole_ok, detail)
+        result.add(f"pixels of {page.get('key', page['id'])} match manifest", not bad and whole_ok, detail)

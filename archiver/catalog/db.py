@@ -42,7 +42,7 @@ runs = Table(
 run_pages = Table(
     "run_pages", metadata,
     Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
-    Column("page_id", String(64), primary_key=True),
+    Column("page_id", String(80), primary_key=True),
     Column("platform", String(16), nullable=False),
     Column("url", Text, nullable=False),
     Column("final_url", Text),
@@ -112,7 +112,7 @@ class Catalog:
                 kind=kind, requested_by=manifest["requested_by"], started_at=_parse(manifest["run_start"]),
                 finished_at=_parse(manifest["run_end"]), status=status))
             conn.execute(insert(run_pages), [{
-                "run_id": manifest["bundle_id"], "page_id": p["id"], "platform": p["platform"], "url": p["requested_url"],
+                "run_id": manifest["bundle_id"], "page_id": p.get("key", p["id"]), "platform": p["platform"], "url": p["requested_url"],
                 "final_url": p["final_url"], "status": p["status"], "error": p["error"],
                 "capture_start": _parse(p["capture_start"]), "capture_end": _parse(p["capture_end"]),
                 "pixels_sha256": p["pixels_sha256"]} for p in pages])

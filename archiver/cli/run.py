@@ -27,7 +27,7 @@ def _report(services: Services, request: RunRequest, as_json: bool) -> int:
     def progress(capture: PageCapture) -> None:
         if not as_json:
             mark = "ok" if capture.ok else f"FAILED: {capture.error}"
-            click.echo(f"  {capture.page_id}: {mark}", err=True)
+            click.echo(f"  {capture.label}: {mark}", err=True)
 
     result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
                           browser=browser, on_page=progress)
@@ -39,7 +39,7 @@ def _report(services: Services, request: RunRequest, as_json: bool) -> int:
         click.echo(f"PDF:      {result.pdf}")
         click.echo(f"manifest: {result.manifest}")
         for capture in result.failed:
-            click.echo(f"failed:   {capture.page_id}: {capture.error}")
+            click.echo(f"failed:   {capture.label}: {capture.error}")
     return 1 if result.failed else 0
 
 

@@ -178,6 +178,8 @@ class CaptureSettings(_Model):
     max_height_px: int = Field(100_000, ge=1000, le=1_000_000, strict=True)
     allow_private_networks: bool = Field(False, strict=True)
     concurrency: int = Field(2, ge=1, le=16, strict=True)
+    max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
+    scroll_budget_s: float = Field(30.0, ge=0, le=3600)
 
 
 class ScheduleSettings(_Model):
@@ -207,6 +209,8 @@ class PageEntry(_Model):
     url: Url
     owner: str | None = None
     name: str | None = None
+    mobile: bool = Field(False, strict=True)
+    max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
 
 
 class Register(_Model):

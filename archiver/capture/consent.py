@@ -1,0 +1,164 @@
+"""Answering cookie-consent dialogs: DuckDuckGo's autoconsent first, our own texts for the rest.
+
+Autoconsent knows hundreds of consent platforms and is kept up to date upstream; it runs in every
+frame from the first byte and opts out by itself. Dialogs it does not know (a municipality's own
+banner, a platform's home-made one) are found by the recipe's Swedish and English texts, in every
+frame and open shadow root, preferring "reject optional" over "accept". Either way the answer is
+recorded, because an archivist must be able to tell what the capture agreed to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+
+from playwright.async_api import Error as PlaywrightError
+
+from archiver.capture.inpage import script
+
+log = logging.getLogger(__name__)
+
+BUSY = {"cmpDetected", "openPopupDetected", "runningOptOut", "runningOptIn"}
+CLICK_TIMEOUT_MS = 2000
+AUTOCONSENT_CONFIG = {
+    "enabled": True,
+    "autoAction": "optOut",
+    "disabledCmps": [],
+    "enablePrehide": True,
+    "enableCosmeticRules": True,
+    "detectRetries": 6,
+    "logs": {"lifecycle": False, "rulesteps": False, "evals": False, "errors": False, "messages": False},
+}
+INIT_JS = """a => window.autoconsentReceiveMessage(
+    {type: 'initResp', config: a.config, rules: {autoconsent: JSON.parse(a.rules)}})"""
+
+
+def in_page(name: str) -> str:
+    """An in-page script with the shared helpers in scope."""
+    return f"(() => {{ {script('common.js')}\nreturn ({script(name).strip()}); }})()"
+
+
+@cache
+def _autoconsent() -> tuple[str, str, str] | None:
+    try:
+        import duckduckgo_autoconsent as ac
+    except ImportError:
+        log.warning("duckduckgo-autoconsent is not installed; only the built-in consent texts are used")
+        return None
+    return ac.bundle(), ac.rules_json(), ac.__version__
+
+
+def autoconsent_version() -> str | None:
+    found = _autoconsent()
+    return found[2] if found else None
+
+
+@dataclass
+class Autoconsent:
+    """Autoconsent wired into one browser context: it reports to us through an exposed binding."""
+
+    events: list[dict] = field(default_factory=list)
+    lifecycle: dict[str, str] = field(default_factory=dict)  # frame URL → latest lifecycle state
+
+    async def install(self, context) -> bool:
+        found = _autoconsent()
+        if found is None:
+            return False
+        bundle, _, _ = found
+        await context.expose_binding("autoconsentSendMessage", self._on_message)
+        await context.add_init_script(script=bundle)
+        return True
+
+    async def _on_message(self, source, message: dict) -> None:
+        frame = source["frame"]
+        kind = message.get("type")
+        try:
+            if kind == "init":
+                if frame.url.startswith("about:"):
+                    return  # the empty document a new page starts with
+                # The rules travel as one JSON string: serialising them as objects blocks our event loop.
+                await frame.evaluate(INIT_JS, {"config": AUTOCONSENT_CONFIG, "rules": _autoconsent()[1]})
+            elif kind == "eval":
+                try:
+                    result = bool(await frame.evaluate(message["code"]))
+                except PlaywrightError:
+                    result = False
+                await frame.evaluate("m => window.autoconsentReceiveMessage(m)",
+                                     {"type": "evalResp", "id": message["id"], "result": result})
+            elif kind == "report":
+                self.lifecycle[message.get("url", frame.url)] = message.get("state", {}).get("lifecycle", "")
+            elif kind in ("optOutResult", "autoconsentDone", "popupFound", "autoconsentError"):
+                self.events.append({key: message.get(key) for key in ("type", "cmp", "result", "url")})
+        except PlaywrightError as exc:  # the frame navigated or closed while we answered
+            log.debug("autoconsent message %s not answered: %s", kind, exc)
+
+    def busy(self) -> bool:
+        return any(state in BUSY for state in self.lifecycle.values())
+
+    async def settle(self, budget_s: float) -> None:
+        """Give a running opt-out time to finish; costs nothing when no consent platform was found."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + budget_s
+        while self.busy() and loop.time() < end:
+            await asyncio.sleep(0.1)
+
+    def answered(self) -> list[dict]:
+        done = [e for e in self.events if e["type"] == "optOutResult" and e.get("result")]
+        return [{"kind": "consent", "how": "autoconsent", "label": f"opted out ({e['cmp']})", "frame": e.get("url")}
+                for e in done]
+
+
+async def _press_marked(frame, attribute: str) -> bool:
+    target = frame.locator(f"[{attribute}]").first
+    try:
+        await target.click(timeout=CLICK_TIMEOUT_MS)
+    except PlaywrightError:
+        try:
+            await target.evaluate("el => el.click()", timeout=CLICK_TIMEOUT_MS)
+        except PlaywrightError:
+            return False
+    try:
+        await target.evaluate(f"el => el.removeAttribute('{attribute}')", timeout=500)
+    except PlaywrightError:
+        pass  # the control left with its dialog, or the frame navigated
+    return True
+
+
+async def answer_with_texts(page, recipe, rounds: int = 3) -> list[dict]:
+    """Press the least-consenting choice any visible consent dialog offers, in any frame."""
+    pressed: list[dict] = []
+    for _ in range(rounds):
+        choice = await _find_choice(page, recipe)
+        if choice is None:
+            break
+        frame, found = choice
+        if not await _press_marked(frame, "data-archiver-consent"):
+            log.info("consent control %r could not be pressed", found["label"])
+            break
+        pressed.append({"kind": "consent", "how": "clicked", "label": found["label"], "choice": found["choice"],
+                        "frame": None if frame == page.main_frame else frame.url})
+        await _after_click(page)
+    return pressed
+
+
+async def _find_choice(page, recipe):
+    for choice in ("reject", "accept"):
+        for frame in page.frames:
+            try:
+                found = await frame.evaluate(in_page("consent.js"), {"recipe": recipe.as_js(), "choice": choice})
+            except PlaywrightError:
+                continue  # detached or navigating frame
+            if found:
+                return frame, found
+    return None
+
+
+async def _after_click(page) -> None:
+    """A consent answer may close a dialog, reload the page or post a form that redirects back."""
+    await asyncio.sleep(0.3)
+    try:
+        await page.wait_for_load_state("domcontentloaded", timeout=10_000)
+    except PlaywrightError:
+        pass

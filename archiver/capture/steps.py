@@ -1,0 +1,225 @@
+"""The capture script: the named steps every page goes through, each reading the platform's recipe.
+
+open → answer consent → dismiss pop-ups → check it is the account → scroll to load → settle → measure.
+No step waits for network idle: social pages poll and stream for ever, so each step waits for
+concrete conditions (the document stops growing, images decode) within its share of the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from archiver.capture.consent import Autoconsent, answer_with_texts, in_page
+from archiver.models import PageCapture
+
+log = logging.getLogger(__name__)
+
+LOAD_SHARE = 0.5  # of the time left once the document has arrived
+SCROLL_SHARE = 0.5
+CONSENT_BUDGET_S = 4.0
+SETTLE_BUDGET_S = 10.0
+GROW_WAIT_S = 2.5  # how long the bottom of a feed may take to append more
+QUIET_S = 0.4  # nothing changing for this long, and no request in flight: the feed has ended
+RECENT_REQUEST_S = 2.0  # requests older than this are long polls and streams, not a feed loading
+
+FREEZE_CSS = """
+*, *::before, *::after {
+  animation-play-state: paused !important;
+  transition: none !important;
+  caret-color: transparent !important;
+}
+"""
+
+
+class PageFailed(Exception):
+    """A page could not be captured; the message goes into the bundle as the page's error."""
+
+    def __init__(self, message: str, failure: str = "error") -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+@dataclass
+class Budget:
+    """The page's deadline on the event loop clock, shared out between the steps."""
+
+    deadline: float
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
+
+    def share(self, fraction: float, cap: float | None = None) -> float:
+        seconds = self.left() * fraction
+        return min(seconds, cap) if cap is not None else seconds
+
+
+@dataclass
+class NetworkWatch:
+    """Requests in flight, so the feed-end wait can tell "still loading" from "polling for ever"."""
+
+    started: dict = field(default_factory=dict)
+
+    def attach(self, page) -> None:
+        loop = asyncio.get_running_loop()
+        page.on("request", lambda request: self.started.__setitem__(request, loop.time()))
+        page.on("requestfinished", lambda request: self.started.pop(request, None))
+        page.on("requestfailed", lambda request: self.started.pop(request, None))
+
+    def loading(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        return any(now - t < RECENT_REQUEST_S for t in self.started.values())
+
+
+async def open_page(page, capture: PageCapture, budget: Budget) -> None:
+    response = await page.goto(capture.requested_url, wait_until="domcontentloaded", timeout=budget.left() * 1000)
+    capture.final_url = page.url
+    if response is None:
+        raise PageFailed("the browser received no response")
+    capture.http_status = response.status
+    if response.status in (404, 410):
+        raise PageFailed(f"HTTP {response.status} {response.status_text}: the page does not exist".strip(),
+                         "unavailable")
+    if response.status >= 400:
+        raise PageFailed(f"HTTP {response.status} {response.status_text}".strip(), "http")
+    # One resource that never arrives must not cost the whole page: wait for `load` only so long.
+    load_budget = budget.share(LOAD_SHARE)
+    try:
+        await page.wait_for_load_state("load", timeout=load_budget * 1000)
+    except PlaywrightTimeout:
+        capture.warnings.append(f"the page had not finished loading after {load_budget:.0f} s; "
+                                "captured what had loaded by then")
+    capture.final_url = page.url
+
+
+async def answer_consent(page, capture: PageCapture, recipe, autoconsent: Autoconsent | None,
+                         budget: Budget) -> None:
+    if autoconsent is not None:
+        await autoconsent.settle(budget.share(0.1, CONSENT_BUDGET_S))
+        capture.dismissed.extend(autoconsent.answered())
+    pressed = await answer_with_texts(page, recipe)
+    capture.dismissed.extend(pressed)
+    if pressed:
+        await _overlays(page, recipe, "find", unlock=True)
+    capture.final_url = page.url
+
+
+async def _overlays(page, recipe, act: str, unlock: bool = False) -> dict:
+    return await page.evaluate(in_page("overlays.js"), {"recipe": recipe.as_js(), "act": act, "unlock": unlock})
+
+
+async def dismiss_popups(page, capture: PageCapture, recipe) -> bool:
+    """Close what covers the page by its own close control; hide what has none; unlock scrolling."""
+    found = (await _overlays(page, recipe, "find"))["found"]
+    if not found:
+        return False
+    for index, item in enumerate(found):
+        if item["close"] is None:
+            continue
+        target = page.locator(f'[data-archiver-close="{index}"]').first
+        try:
+            await target.click(timeout=2000)
+        except PlaywrightError:
+            continue
+        capture.dismissed.append({"kind": item["kind"], "how": "clicked", "label": item["close"],
+                                  "what": item["label"]})
+    await asyncio.sleep(0.3)
+    left = await _overlays(page, recipe, "hide")
+    for item in left["found"]:
+        capture.dismissed.append({"kind": item["kind"], "how": "removed", "label": item["label"]})
+    if left["unlocked"]:
+        log.info("%s: scrolling unlocked (%s)", capture.page_id, ", ".join(left["unlocked"]))
+    return True
+
+
+def _is_login_path(url: str, patterns: tuple[str, ...]) -> bool:
+    path = urlsplit(url).path or "/"
+    return any(re.search(p, path) for p in patterns)
+
+
+async def check_account(page, capture: PageCapture, recipe, session_used: bool) -> None:
+    """Refuse to archive a login page or a "not available" page as if it were the account."""
+    facts = await page.evaluate(in_page("inspect.js"), {"recipe": recipe.as_js()})
+    capture.posts = facts["posts"]
+    redirected_to_login = (_is_login_path(page.url, recipe.login_paths)
+                           and not _is_login_path(capture.requested_url, recipe.login_paths))
+    login_wall = redirected_to_login or (facts["passwordField"] and facts["posts"] == 0)
+    if login_wall:
+        where = f" ({urlsplit(page.url).path})" if redirected_to_login else ""
+        if session_used:
+            raise PageFailed(f"the saved {capture.platform} session has expired or was logged out: the site showed "
+                             f"its login page{where}; run `archiver login {capture.platform}`", "session_expired")
+        raise PageFailed(f"login wall: the site showed a login page{where} instead of the account", "login_wall")
+    if facts["unavailable"] and facts["posts"] == 0:
+        raise PageFailed(f"content unavailable: the page says {facts['unavailable']!r}", "unavailable")
+
+
+async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *, viewport_height: int,
+                          max_height_px: int, max_posts: int | None, scroll_budget_s: float,
+                          network: NetworkWatch) -> None:
+    """Scroll down in viewport steps until the page stops growing, or a limit from the register is met."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    end = started + min(scroll_budget_s, budget.share(SCROLL_SHARE))
+    args = {"recipe": recipe.as_js(), "step": viewport_height}
+    steps = 0
+    while True:
+        state = await page.evaluate(in_page("scroll.js"), args)
+        steps += 1
+        if state["covered"] or state["locked"]:
+            await dismiss_popups(page, capture, recipe)
+        if state["height"] >= max_height_px:
+            stop = "max_height_px"
+        elif max_posts and state["posts"] >= max_posts:
+            stop = "max_posts"
+        elif loop.time() >= end:
+            stop = "time budget"
+            capture.warnings.append(f"stopped scrolling after {loop.time() - started:.0f} s "
+                                    "(capture.scroll_budget_s); the page may hold more below")
+        elif state["atBottom"]:
+            grew = await page.evaluate(in_page("grow.js"), {
+                "height": state["height"], "timeoutMs": min(GROW_WAIT_S, max(0.1, end - loop.time())) * 1000,
+                "quietMs": QUIET_S * 1000, "busy": network.loading()})
+            if grew:
+                continue
+            stop = "end of page"
+        else:
+            continue
+        break
+    capture.posts = state["posts"]
+    capture.scroll = {"steps": steps, "stopped_by": stop, "height_px": state["height"],
+                      "seconds": round(loop.time() - started, 2)}
+    log.info("%s: scrolled %d steps to %d px, %d posts (%s)", capture.page_id, steps, state["height"],
+             state["posts"], stop)
+
+
+async def settle(page, capture: PageCapture, budget: Budget) -> None:
+    """Lazy media loaded now, every image decoded, animations frozen, back at the top."""
+    await page.add_style_tag(content=FREEZE_CSS)
+    images = await page.evaluate(in_page("settle.js"), {"budgetMs": budget.share(0.3, SETTLE_BUDGET_S) * 1000})
+    capture.images = images
+    if images["broken"] or images["pending"]:
+        capture.warnings.append(
+            f"{images['broken']} image(s) failed to load and {images['pending']} had not arrived in time, "
+            f"of {images['images']}; e.g. {', '.join(images['examples'])}")
+
+
+async def measure(page, capture: PageCapture, *, width: int, max_height_px: int) -> None:
+    facts = await page.evaluate(in_page("inspect.js"), {"recipe": {"postSelectors": [], "unavailableTexts": [],
+                                                                   "loginTexts": []}})
+    capture.title = facts["title"]
+    capture.user_agent = facts["userAgent"]
+    capture.device_scale_factor = facts["dpr"]
+    capture.document_height = int(facts["height"])
+    capture.width = width
+    capture.height = min(capture.document_height, max_height_px)
+    capture.truncated = capture.document_height > max_height_px
+    if capture.truncated:
+        capture.warnings.append(f"page is {capture.document_height} px tall; captured the first {max_height_px} px "
+                                "(capture.max_height_px)")
