@@ -51,7 +51,7 @@ async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, 
 
 
 def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browser: BrowserChoice,
-        on_page: Callable[[PageCapture], None] | None = None) -> RunResult:
+        sessions_dir: Path | None = None, on_page: Callable[[PageCapture], None] | None = None) -> RunResult:
     """Capture the requested pages and store one bundle of them, failed pages named in it."""
     pages = register.select(list(request.page_ids))
     started = utcnow()
@@ -59,7 +59,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
-    settings = CaptureSettings.from_register(register.capture)
+    settings = CaptureSettings.from_register(register.capture, sessions_dir)
     captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page))
     run_info = RunInfo(
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,

@@ -58,6 +58,9 @@ def register_yaml(pages: list[dict], store: Path, *, pdfa: str = "2b", timeout_s
         lines.append(f"    platform: {page.get('platform', 'generic')}")
         lines.append(f"    url: {json.dumps(page['url'])}")
         lines.append(f"    owner: {page.get('owner', 'Kommunikationsavdelningen')}")
+        for key in ("mobile", "max_posts"):
+            if key in page:
+                lines.append(f"    {key}: {json.dumps(page[key])}")
     return "\n".join(lines) + "\n"
 
 

@@ -327,3 +327,22 @@ def test_models_check_cross_fields_when_built_in_code():
         Register(organisation="X", capture={"allow_private_networks": True}, pages=[page, page])
     built = Register(organisation="X", capture={"allow_private_networks": True}, pages=[page])
     assert built.source_path is None
+
+
+@pytest.mark.parametrize(("extra", "line", "field"), [
+    ("    mobile: ja\n", 6, "pages[0].mobile"),
+    ("    max_posts: 0\n", 6, "pages[0].max_posts"),
+    ("capture:\n  scroll_budget_s: -1\n", 7, "capture.scroll_budget_s"),
+    ("capture:\n  max_posts: many\n", 7, "capture.max_posts"),
+])
+def test_scroll_and_mobile_settings_are_checked(tmp_path, extra, line, field):
+    got_line, got_field, _ = one_problem(tmp_path, MINIMAL + extra)
+    assert (got_line, got_field) == (line, field)
+
+
+def test_scroll_and_mobile_settings_are_read(tmp_path):
+    path = tmp_path / "pages.yaml"
+    path.write_text(MINIMAL + "    mobile: true\n    max_posts: 50\ncapture:\n  scroll_budget_s: 12\n", encoding="utf-8")
+    register = load_register(path)
+    assert register.pages[0].mobile is True and register.pages[0].max_posts == 50
+    assert register.capture.scroll_budget_s == 12 and register.capture.max_posts is None

@@ -72,15 +72,18 @@ def find_browser(
 
 
 @asynccontextmanager
-async def launch_browser(choice: BrowserChoice) -> AsyncIterator:
-    """One headless browser for a whole run; contexts isolate the pages from each other."""
+async def launch_browser(choice: BrowserChoice, headless: bool = True) -> AsyncIterator:
+    """One headless browser for a whole run; contexts isolate the pages from each other.
+
+    `headless=False` shows a window, for a person signing in (`archiver login`).
+    """
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         log.info("starting browser (%s%s)", choice.source,
                  f": {choice.executable}" if choice.executable else "")
         browser = await p.chromium.launch(
-            executable_path=choice.executable, args=list(CHROMIUM_ARGS), headless=True
+            executable_path=choice.executable, args=list(CHROMIUM_ARGS), headless=headless
         )
         try:
             yield browser

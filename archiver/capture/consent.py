@@ -60,6 +60,7 @@ class Autoconsent:
     """Autoconsent wired into one browser context: it reports to us through an exposed binding."""
 
     events: list[dict] = field(default_factory=list)
+    reported: int = 0  # events already handed to the capture
     lifecycle: dict[str, str] = field(default_factory=dict)  # frame URL → latest lifecycle state
 
     async def install(self, context) -> bool:
@@ -105,7 +106,9 @@ class Autoconsent:
             await asyncio.sleep(0.1)
 
     def answered(self) -> list[dict]:
-        done = [e for e in self.events if e["type"] == "optOutResult" and e.get("result")]
+        """Opt-outs done since last asked."""
+        new, self.reported = self.events[self.reported:], len(self.events)
+        done = [e for e in new if e["type"] == "optOutResult" and e.get("result")]
         return [{"kind": "consent", "how": "autoconsent", "label": f"opted out ({e['cmp']})", "frame": e.get("url")}
                 for e in done]
 

@@ -126,7 +126,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
                                     max_height_px=settings.max_height_px, max_posts=max_posts,
                                     scroll_budget_s=settings.scroll_budget_s, network=network)
-        await steps.answer_consent(page, capture, recipe, autoconsent=None, budget=budget)
+        await steps.answer_consent(page, capture, recipe, autoconsent, budget)
         await steps.dismiss_popups(page, capture, recipe)
         await steps.settle(page, capture, budget)
         await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)

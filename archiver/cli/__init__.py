@@ -10,6 +10,7 @@ import click
 from archiver import __version__
 from archiver.cli.bundles import bundles, register_bundle
 from archiver.cli.common import Services, configure_logging
+from archiver.cli.login import login
 from archiver.cli.pages import pages
 from archiver.cli.run import demo, run, snapshot
 from archiver.errors import ArchiverError
@@ -36,6 +37,7 @@ cli.add_command(snapshot)
 cli.add_command(bundles)
 cli.add_command(register_bundle)
 cli.add_command(demo)
+cli.add_command(login)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ import click
 
 from archiver import pipeline
 from archiver.capture import find_browser
+from archiver.capture.session import sessions_dir
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.errors import BadInputError
 from archiver.models import PageCapture, RunRequest, iso, utcnow
@@ -30,7 +31,7 @@ def _report(services: Services, request: RunRequest, as_json: bool) -> int:
             click.echo(f"  {capture.label}: {mark}", err=True)
 
     result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
-                          browser=browser, on_page=progress)
+                          browser=browser, sessions_dir=sessions_dir(), on_page=progress)
     if as_json:
         echo_json(result.as_dict())
     else:

@@ -53,7 +53,9 @@
   };
   const clickableOf = (c) => c.closest('button, [role=button], a') || c;
   const describe = (el) => (norm(el.getAttribute('aria-label')) || norm(el.innerText).slice(0, 80)
-      || el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''));
+      || (el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.classList.length ? '.' + [...el.classList].join('.') : '')
+          + ' (' + Math.round(el.getBoundingClientRect().width) + 'x' + Math.round(el.getBoundingClientRect().height)
+          + ', ' + getComputedStyle(el).backgroundColor + ')'));
 
   const found = [];
   for (const {el, kind} of blockers) {
@@ -62,8 +64,9 @@
       if (close) clickableOf(close).setAttribute('data-archiver-close', String(found.length));
       found.push({kind, label: describe(el), close: close ? (labelOf(close) || ariaOf(close) || 'close') : null});
     } else {
+      const label = describe(el);
       el.style.setProperty('display', 'none', 'important');
-      found.push({kind, label: describe(el)});
+      found.push({kind, label});
     }
   }
   if (args.act === 'hide' || args.unlock) {

@@ -6,7 +6,7 @@ RECIPE = GENERIC.extend(
     "facebook",
     login_url="https://www.facebook.com/login",
     session_cookies=("c_user", "xs"),
-    login_paths=(r"^/login", r"^/checkpoint", r"^/recover"),
+    login_paths=(r"^/login(?:[/.]|$)", r"^/checkpoint(?:[/.]|$)", r"^/recover(?:[/.]|$)"),
     post_selectors=("[role=article]", "[data-pagelet^=FeedUnit]"),
     consent_reject_selectors=('[data-cookiebanner="accept_only_essential_button"]',
                               '[aria-label="Avvisa valfria cookies"]', '[aria-label="Decline optional cookies"]'),

@@ -4,7 +4,8 @@ from archiver.capture.recipes.base import Recipe
 
 RECIPE = Recipe(
     platform="generic",
-    login_paths=(r"/login\b", r"/log-in\b", r"/signin\b", r"/sign-in\b", r"/accounts/login", r"/auth/login"),
+    login_paths=(r"/login(?:[/.]|$)", r"/log-in(?:[/.]|$)", r"/signin(?:[/.]|$)", r"/sign-in(?:[/.]|$)",
+                 r"/accounts/login(?:[/.]|$)", r"/auth/login(?:[/.]|$)"),
     post_selectors=("article", "[role=article]"),
     consent_reject_texts=(
         "Avvisa valfria cookies", "Avvisa alla cookies", "Avvisa alla", "Neka alla", "Neka valfria cookies",

@@ -6,7 +6,7 @@ RECIPE = GENERIC.extend(
     "instagram",
     login_url="https://www.instagram.com/accounts/login/",
     session_cookies=("sessionid",),
-    login_paths=(r"^/accounts/login", r"^/challenge"),
+    login_paths=(r"^/accounts/login(?:[/.]|$)", r"^/challenge(?:[/.]|$)"),
     post_selectors=("article", 'a[href*="/p/"]', 'a[href*="/reel/"]'),
     consent_reject_texts=("Avvisa valfria cookies", "Decline optional cookies"),
     close_selectors=('svg[aria-label="Stäng"]', 'svg[aria-label="Close"]'),

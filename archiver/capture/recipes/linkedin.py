@@ -6,7 +6,7 @@ RECIPE = GENERIC.extend(
     "linkedin",
     login_url="https://www.linkedin.com/login",
     session_cookies=("li_at",),
-    login_paths=(r"^/authwall", r"^/login", r"^/uas/login", r"^/checkpoint"),
+    login_paths=(r"^/authwall(?:[/.]|$)", r"^/login(?:[/.]|$)", r"^/uas/login(?:[/.]|$)", r"^/checkpoint(?:[/.]|$)"),
     post_selectors=(".feed-shared-update-v2", "[data-urn^='urn:li:activity']", "article"),
     consent_reject_selectors=('button[action-type="DENY"]',),
     close_selectors=(".modal__dismiss", ".contextual-sign-in-modal__modal-dismiss", 'button[aria-label="Dismiss"]'),

@@ -6,7 +6,7 @@ RECIPE = GENERIC.extend(
     "tiktok",
     login_url="https://www.tiktok.com/login",
     session_cookies=("sessionid",),
-    login_paths=(r"^/login",),
+    login_paths=(r"^/login(?:[/.]|$)",),
     post_selectors=('[data-e2e="user-post-item"]', "article"),
     close_selectors=('[data-e2e="modal-close-inner-button"]',),
     unavailable_texts=("Det gick inte att hitta det här kontot", "Couldn't find this account"),

@@ -6,7 +6,7 @@ RECIPE = GENERIC.extend(
     "x",
     login_url="https://x.com/i/flow/login",
     session_cookies=("auth_token",),
-    login_paths=(r"^/i/flow/login", r"^/login", r"^/i/flow/signup"),
+    login_paths=(r"^/i/flow/login(?:[/.]|$)", r"^/login(?:[/.]|$)", r"^/i/flow/signup(?:[/.]|$)"),
     post_selectors=('[data-testid="tweet"]', "article"),
     consent_reject_texts=("Avvisa valfria cookies", "Refuse non-essential cookies"),
     close_selectors=('[data-testid="app-bar-close"]', '[data-testid="xMigrationBottomBar"]'),

@@ -6,7 +6,7 @@ RECIPE = GENERIC.extend(
     "youtube",
     login_url="https://accounts.google.com/ServiceLogin?service=youtube",
     session_cookies=("SAPISID", "LOGIN_INFO"),
-    login_paths=(r"^/ServiceLogin", r"^/signin"),
+    login_paths=(r"^/ServiceLogin(?:[/.]|$)", r"^/signin(?:[/.]|$)"),
     post_selectors=("ytd-rich-item-renderer", "ytd-grid-video-renderer", "ytd-video-renderer"),
     consent_reject_selectors=('button[aria-label^="Avvisa"]', 'button[aria-label^="Reject"]',
                               'form[action*="consent"] button[value="0"]'),
