@@ -118,10 +118,12 @@ async def _press_marked(frame, attribute: str) -> bool:
     try:
         await target.click(timeout=CLICK_TIMEOUT_MS)
     except PlaywrightError:
+        if frame.is_detached():
+            return True  # the dialog's frame went away with the answer: the click landed
         try:
             await target.evaluate("el => el.click()", timeout=CLICK_TIMEOUT_MS)
         except PlaywrightError:
-            return False
+            return frame.is_detached()
     try:
         await target.evaluate(f"el => el.removeAttribute('{attribute}')", timeout=500)
     except PlaywrightError:

@@ -132,6 +132,8 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)
         cdp = await context.new_cdp_session(page)
         await screenshot.capture_tiles(cdp, capture)
+        if autoconsent is not None:
+            capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
         capture.status = "ok"
     finally:
         await context.close()
