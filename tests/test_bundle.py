@@ -134,7 +134,9 @@ def test_manifest_records_hashes_and_metadata(bundle_2b):
                     "user_agent", "viewport", "device_scale_factor", "title"):
             assert page[key] not in (None, ""), key
     assert by_id["feed"]["title"] == "Götene kommun – flöde"
-    assert result.as_dict()["pages"][2] == {"id": "gone", "status": "failed", "error": "HTTP 404 Not Found"}
+    assert result.as_dict()["pages"][2] == {"id": "gone", "variant": "desktop", "status": "failed",
+                                            "error": "HTTP 404 Not Found: the page does not exist",
+                                            "failure": "unavailable"}
     assert catalog.get_bundle(result.bundle_id)["status"] == "partial"
 
 

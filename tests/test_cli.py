@@ -155,5 +155,6 @@ def test_run_where_every_page_fails_still_bundles_and_names_them(site, tmp_path)
     assert out["pages"] == [{"id": "gone", "variant": "desktop", "status": "failed",
                              "error": "HTTP 404 Not Found: the page does not exist", "failure": "unavailable"}]
     manifest = json.loads(Path(out["manifest"]).read_text())
-    assert manifest["failures"] == [{"id": "gone", "error": "HTTP 404 Not Found: the page does not exist"}]
+    assert manifest["failures"] == [{"id": "gone", "variant": "desktop", "failure": "unavailable",
+                                     "error": "HTTP 404 Not Found: the page does not exist"}]
     assert run_cli("bundles", "verify", out["bundle_id"], registry=registry).returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -91,3 +92,19 @@ def test_alpha_is_flattened_on_white():
     assert Image.open(io.BytesIO(data)).mode == "RGB"
     assert [image.getpixel((0, 0)), image.getpixel((1, 0))] == [(255, 255, 255), (255, 0, 0)]
     assert image.tobytes() == Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+
+
+def test_playwrights_own_build_is_found_on_disk_without_starting_its_driver(tmp_path):
+    import json
+
+    import playwright
+
+    from archiver.capture.browser import _playwright_build
+
+    browsers = json.loads((Path(playwright.__file__).parent / "driver/package/browsers.json").read_text())
+    revision = next(b["revision"] for b in browsers["browsers"] if b["name"] == "chromium-headless-shell")
+    build = _playwright_build({"PLAYWRIGHT_BROWSERS_PATH": str(tmp_path)})
+    assert build == tmp_path / f"chromium_headless_shell-{revision}" and not build.is_dir()
+    build.mkdir()
+    assert _playwright_build({"PLAYWRIGHT_BROWSERS_PATH": str(tmp_path)}).is_dir()
+    assert _playwright_build({"XDG_CACHE_HOME": str(tmp_path)}).parent == tmp_path / "ms-playwright"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,7 +37,39 @@ class BrowserChoice:
     source: str  # "ARCHIVER_BROWSER", "playwright" or "system"
 
 
+def _browsers_path(env: Mapping[str, str]) -> Path:
+    """Where Playwright keeps its downloaded browsers (its own rules, per operating system)."""
+    if env.get("PLAYWRIGHT_BROWSERS_PATH") not in (None, "", "0"):
+        return Path(env["PLAYWRIGHT_BROWSERS_PATH"])
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "ms-playwright"
+    if sys.platform == "win32":
+        return Path(env.get("LOCALAPPDATA", Path.home())) / "ms-playwright"
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ms-playwright"
+
+
+def _playwright_build(env: Mapping[str, str]) -> Path | None:
+    """Where this Playwright's own headless Chromium would be, from its browsers.json; None if it can't tell.
+
+    Reading the revision from the package saves starting Playwright's driver (most of a second) on
+    every command just to ask.
+    """
+    import playwright
+
+    try:
+        manifest = json.loads((Path(playwright.__file__).parent / "driver/package/browsers.json").read_text())
+        revision = next(b["revision"] for b in manifest["browsers"] if b["name"] == "chromium-headless-shell")
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    if env.get("PLAYWRIGHT_BROWSERS_PATH") == "0":
+        return None
+    return _browsers_path(env) / f"chromium_headless_shell-{revision}"
+
+
 def _playwright_executable() -> str | None:
+    build = _playwright_build(os.environ)
+    if build is not None:
+        return str(build) if build.is_dir() else None
     from playwright.sync_api import Error, sync_playwright
 
     try:

@@ -26,7 +26,7 @@ SCROLL_SHARE = 0.5
 CONSENT_BUDGET_S = 4.0
 SETTLE_BUDGET_S = 10.0
 GROW_WAIT_S = 2.5  # how long the bottom of a feed may take to append more
-QUIET_S = 0.4  # nothing changing for this long, and no request in flight: the feed has ended
+QUIET_S = 0.3  # nothing changing for this long, and no request in flight: the feed has ended
 RECENT_REQUEST_S = 2.0  # requests older than this are long polls and streams, not a feed loading
 
 FREEZE_CSS = """
@@ -160,6 +160,27 @@ async def check_account(page, capture: PageCapture, recipe, session_used: bool) 
         raise PageFailed(f"content unavailable: the page says {facts['unavailable']!r}", "unavailable")
 
 
+GROWTH_JS = "() => [document.documentElement.scrollHeight, Date.now() - (window.__archiverLastMutation || 0)]"
+
+
+async def _grows(page, height: int, network: NetworkWatch, wait_s: float) -> bool:
+    """Does the page grow past `height` (a feed appending posts) within `wait_s`?
+
+    Gives up sooner once nothing is loading and the DOM has been quiet for QUIET_S, so a page that
+    has ended costs a fraction of a second, while a slow feed gets the whole wait.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while True:
+        await asyncio.sleep(0.05)
+        now_height, quiet_ms = await page.evaluate(GROWTH_JS)
+        if now_height > height:
+            return True
+        waited = loop.time() - start
+        if waited >= wait_s or (waited >= QUIET_S and quiet_ms >= QUIET_S * 1000 and not network.loading()):
+            return False
+
+
 async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *, viewport_height: int,
                           max_height_px: int, max_posts: int | None, scroll_budget_s: float,
                           network: NetworkWatch) -> None:
@@ -182,11 +203,10 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
             stop = "time budget"
             capture.warnings.append(f"stopped scrolling after {loop.time() - started:.0f} s "
                                     "(capture.scroll_budget_s); the page may hold more below")
+        elif state["atBottom"] and not state["listens"]:
+            stop = "end of page (nothing on it loads on scroll)"
         elif state["atBottom"]:
-            grew = await page.evaluate(in_page("grow.js"), {
-                "height": state["height"], "timeoutMs": min(GROW_WAIT_S, max(0.1, end - loop.time())) * 1000,
-                "quietMs": QUIET_S * 1000, "busy": network.loading()})
-            if grew:
+            if await _grows(page, state["height"], network, min(GROW_WAIT_S, max(0.1, end - loop.time()))):
                 continue
             stop = "end of page"
         else:

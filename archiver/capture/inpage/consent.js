@@ -1,5 +1,6 @@
 // Finds the consent choice to press in this frame and marks it; Python presses it with a real click.
-// args: {recipe, choice: 'reject'|'accept'}. Returns {label, choice} or null.
+// "Reject optional" wins over "accept"; Python prefers a frame's reject over another frame's accept.
+// args: {recipe}. Returns {label, choice} or null.
 (args) => {
   const r = args.recipe;
   const CLICKABLE = 'button, [role=button], a, input[type=button], input[type=submit], [tabindex]';
@@ -18,23 +19,27 @@
     return false;
   };
 
-  const clickables = queryAll(CLICKABLE).filter(isVisible);
+  for (const old of queryAll('[data-archiver-consent]')) old.removeAttribute('data-archiver-consent');
+  const clickables = queryAll(CLICKABLE).filter(isVisible)
+      .map((el) => ({el, label: labelOf(el), aria: ariaOf(el)}));
   const mark = (el, label, choice) => {
     el.setAttribute('data-archiver-consent', choice);
     return {label, choice};
   };
 
-  if (args.choice === 'reject') {
-    for (const sel of r.consentRejectSelectors) {
-      const el = queryAll(sel).find(isVisible);
-      if (el) return mark(el, labelOf(el) || sel, 'reject');
-    }
+  for (const sel of r.consentRejectSelectors) {
+    const el = queryAll(sel).find(isVisible);
+    if (el) return mark(el, labelOf(el) || sel, 'reject');
   }
-  const texts = (args.choice === 'reject' ? r.consentRejectTexts : r.consentAcceptTexts).map(norm);
-  for (const matches of [(l, t) => l === t, (l, t) => l.startsWith(t) && l.length <= t.length + 24]) {
-    for (const text of texts) {
-      const el = clickables.find((c) => (matches(labelOf(c), text) || matches(ariaOf(c), text)) && inConsentContext(c));
-      if (el) return mark(el, labelOf(el) || ariaOf(el), args.choice);
+  const exact = (l, t) => l === t;
+  const prefix = (l, t) => l.startsWith(t) && l.length <= t.length + 24;
+  for (const [choice, list] of [['reject', r.consentRejectTexts], ['accept', r.consentAcceptTexts]]) {
+    const texts = list.map(norm);
+    for (const matches of [exact, prefix]) {
+      for (const text of texts) {
+        const c = clickables.find((c) => (matches(c.label, text) || matches(c.aria, text)) && inConsentContext(c.el));
+        if (c) return mark(c.el, c.label || c.aria, choice);
+      }
     }
   }
   return null;

@@ -19,6 +19,7 @@ async (args) => {
       || (b && ['hidden', 'clip'].includes(getComputedStyle(b).overflowY));
   return {
     y: window.scrollY, height, viewport: vh,
+    listens: window.__archiverObserved !== 0 || window.__archiverScrollListeners !== 0 || !!window.onscroll || !!document.onscroll,
     atBottom: window.scrollY + vh >= height - 2,
     posts: countPosts(args.recipe.postSelectors),
     covered, locked,
