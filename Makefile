@@ -24,8 +24,18 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# The benchmark's extra tools (shot-scraper, psutil), once, like $(INSTALLED); bench/run.py says what it measures.
+BENCH_INSTALLED := $(VENV)/.bench-installed
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
+bench: install $(BENCH_INSTALLED)
+	$(BIN)/python -m bench.run
+
 lint: install
-	$(BIN)/ruff check archiver tests
+	$(BIN)/ruff check archiver tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

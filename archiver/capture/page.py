@@ -141,12 +141,11 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
 
 async def visitor_user_agents(browser) -> dict[str, str]:
     """The browser's own user agent without "HeadlessChrome" (which sites treat as a bot), and a phone's."""
-    context = await browser.new_context()
+    cdp = await browser.new_browser_cdp_session()
     try:
-        page = await context.new_page()
-        desktop = (await page.evaluate("navigator.userAgent")).replace("HeadlessChrome", "Chrome")
+        desktop = (await cdp.send("Browser.getVersion"))["userAgent"].replace("HeadlessChrome", "Chrome")
     finally:
-        await context.close()
+        await cdp.detach()
     major = browser.version.split(".")[0]
     mobile = (f"Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
               f"Chrome/{major}.0.0.0 Mobile Safari/537.36")
