@@ -44,9 +44,9 @@ class RunResult:
         }
 
 
-async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page):
+async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds):
     async with launch_browser(choice) as browser:
-        captures = await capture_pages(browser, pages, settings, on_done=on_page)
+        captures = await capture_pages(browser, pages, settings, on_done=on_page, last_seconds=last_seconds)
         return captures, browser.version
 
 
@@ -60,7 +60,8 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
              request.requested_by)
 
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
-    captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page))
+    captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page,
+                                                         catalog.last_capture_seconds()))
     run_info = RunInfo(
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
         requested_by=request.requested_by, started_at=started, finished_at=utcnow(),

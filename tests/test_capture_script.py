@@ -12,6 +12,7 @@ from conftest import run_cli
 from archiver.capture.page import MOBILE_VIEWPORT, capture_jobs
 from archiver.capture.recipes import RECIPES, recipe_for
 from archiver.capture.steps import _is_login_path
+from archiver.catalog import Catalog, catalog_url_for
 from archiver.register.schema import PLATFORMS
 
 
@@ -53,6 +54,13 @@ def test_a_page_asking_for_mobile_gets_a_phone_capture_beside_the_desktop_one():
                                                            ("c", "desktop")]
 
 
+def test_pages_that_took_longest_last_time_start_first_and_new_pages_before_them():
+    pages = [SimpleNamespace(id="short"), SimpleNamespace(id="tall", mobile=True), SimpleNamespace(id="new")]
+    last = {"short": 2.0, "tall": 30.0, "tall.mobile": 8.0}
+    assert [(p.id, v) for p, v in capture_jobs(pages, last)] == [("new", "desktop"), ("tall", "desktop"),
+                                                                 ("tall", "mobile"), ("short", "desktop")]
+
+
 @pytest.mark.browser
 def test_mobile_capture_is_bundled_with_a_phone_viewport_and_user_agent(site, write_register):
     registry = write_register([{"id": "feed", "url": f"{site}/feed.html", "mobile": True}])
@@ -71,3 +79,6 @@ def test_mobile_capture_is_bundled_with_a_phone_viewport_and_user_agent(site, wr
     assert mobile["pdf_pages"][0] > desktop["pdf_pages"][1]
     verify = run_cli("bundles", "verify", out["bundle_id"], registry=registry)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    store = Path(out["pdf"]).parents[2]
+    seconds = Catalog(catalog_url_for(store)).last_capture_seconds()
+    assert set(seconds) == {"feed", "feed.mobile"} and all(s > 0 for s in seconds.values())

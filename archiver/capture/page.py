@@ -182,18 +182,26 @@ async def capture_page(browser, page, settings: CaptureSettings, user_agents: di
     return capture
 
 
-def capture_jobs(pages: Sequence) -> list[tuple[object, str]]:
-    """Each page's desktop capture, and a mobile one beside it where the register asks for it."""
+def capture_jobs(pages: Sequence, last_seconds: dict[str, float] | None = None) -> list[tuple[object, str]]:
+    """Each page's desktop capture, and a mobile one beside it where the register asks for it.
+
+    With the time each took last run, the longest start first: a tall page left for last would
+    otherwise run alone while the other slots sit idle.
+    """
     jobs = []
     for page in pages:
         jobs.append((page, "desktop"))
         if getattr(page, "mobile", False):
             jobs.append((page, "mobile"))
+    if last_seconds:
+        key = lambda job: job[0].id if job[1] == "desktop" else f"{job[0].id}.{job[1]}"
+        jobs.sort(key=lambda job: -last_seconds.get(key(job), float("inf")))
     return jobs
 
 
-async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_done=None) -> list[PageCapture]:
-    """Capture pages with at most `settings.concurrency` at once, in register order."""
+async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_done=None,
+                        last_seconds: dict[str, float] | None = None) -> list[PageCapture]:
+    """Capture pages with at most `settings.concurrency` at once; results in register order."""
     gate = asyncio.Semaphore(settings.concurrency)
     user_agents = await visitor_user_agents(browser)
 
@@ -204,4 +212,7 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
             on_done(result)
         return result
 
-    return list(await asyncio.gather(*(one(p, v) for p, v in capture_jobs(pages))))
+    captures = await asyncio.gather(*(one(p, v) for p, v in capture_jobs(pages, last_seconds)))
+    order = {job_key: index for index, job_key in enumerate(
+        (p.id, v) for p, v in capture_jobs(pages))}
+    return sorted(captures, key=lambda c: order[(c.page_id, c.variant)])

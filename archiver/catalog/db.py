@@ -164,6 +164,14 @@ class Catalog:
             ids = set(conn.scalars(select(run_pages.c.page_id).where(run_pages.c.run_id == row.id)))
         return _utc(row.started_at), ids
 
+    def last_capture_seconds(self) -> dict[str, float]:
+        """How long each page (capture key) took the last time it was captured, load to last pixel."""
+        query = (select(run_pages.c.page_id, run_pages.c.capture_start, run_pages.c.capture_end)
+                 .where(run_pages.c.capture_start.is_not(None), run_pages.c.capture_end.is_not(None))
+                 .order_by(run_pages.c.capture_start))
+        with self.engine.connect() as conn:
+            return {row.page_id: (row.capture_end - row.capture_start).total_seconds() for row in conn.execute(query)}
+
     def set_manifest_sha256(self, bundle_id: str, digest: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(manifest_sha256=digest))
