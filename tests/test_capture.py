@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from archiver.capture import CaptureSettings, capture_pages, launch_browser
-from archiver.capture.tiles import plan_tiles, stack, tile_height_for
+from archiver.capture.tiles import plan_segments, plan_tiles, stack, tile_height_for
 from archiver.demo.server import expected_row_colour
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,8 @@ def test_page_far_beyond_texture_limit_is_stitched_exactly(site, browser_choice)
     assert not result.truncated
     tile_h = tile_height_for(1280)
     assert [(t.top, t.height) for t in result.tiles] == plan_tiles(45_000, tile_h)
-    assert result.seam_check == {"seams": len(result.tiles) - 1, "mismatched_at_px": []}
+    segments = plan_segments(plan_tiles(45_000, tile_h))
+    assert result.seam_check == {"seams": len(segments) - 1, "tiles": len(result.tiles), "mismatched_at_px": []}
     image = stitched(result)
     expected = expected_image(1280, 45_000)
     assert image.size == expected.size

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from archiver.capture.browser import find_browser
-from archiver.capture.tiles import normalise_png
+from archiver.capture.tiles import cut, normalise_png, plan_segments, plan_tiles, stack
 from archiver.errors import ConfigurationError, NotFoundError
 from archiver.models import new_bundle_id
 from archiver.schedule import add_months, due_status
@@ -108,3 +108,23 @@ def test_playwrights_own_build_is_found_on_disk_without_starting_its_driver(tmp_
     build.mkdir()
     assert _playwright_build({"PLAYWRIGHT_BROWSERS_PATH": str(tmp_path)}).is_dir()
     assert _playwright_build({"XDG_CACHE_HOME": str(tmp_path)}).parent == tmp_path / "ms-playwright"
+
+
+def test_segments_group_whole_tiles_up_to_the_limit():
+    tiles = plan_tiles(20_000, 1810)
+    segments = plan_segments(tiles, max_px=8000)
+    assert [t for segment in segments for t in segment] == tiles
+    assert [len(s) for s in segments] == [4, 4, 4]  # 11 tiles of 1810 px and one of 90 px
+    assert all(sum(h for _, h in s) <= 8000 for s in segments)
+    assert plan_segments([(0, 9000), (9000, 100)], max_px=8000) == [[(0, 9000)], [(9000, 100)]]
+
+
+def test_cutting_a_segment_gives_its_tiles_back_exactly():
+    image = Image.new("RGB", (40, 300))
+    for y in range(300):
+        image.paste((y % 256, y // 256, 7), (0, y, 40, y + 1))
+    segment = [(1000, 120), (1120, 120), (1240, 60)]
+    tiles = cut(image, segment, b"unused")
+    assert [t.size for _, t in tiles] == [(40, 120), (40, 120), (40, 60)]
+    assert stack([Image.open(io.BytesIO(png)).convert("RGB") for png, _ in tiles]).tobytes() == image.tobytes()
+    assert cut(image, [(0, 300)], b"browser bytes") == [(b"browser bytes", image)]

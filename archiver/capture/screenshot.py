@@ -1,9 +1,9 @@
-"""Clipped tiles straight from Chromium, each seam checked against a fresh capture as it is made.
+"""Clipped captures straight from Chromium, cut into tiles, each seam checked against a fresh capture.
 
-Each tile is one CDP `Page.captureScreenshot` with `captureBeyondViewport`, clipped to that tile's
-rows. That keeps every tile far below Chromium's texture limit (so nothing is blended or white
-far down the page), keeps the browser's PNG bytes as they are (no decode and re-encode before
-the PDF), and leaves fixed headers where a visitor sees them: once, at the top.
+Each segment of a few tiles is one CDP `Page.captureScreenshot` with `captureBeyondViewport`,
+clipped to its rows. That keeps every capture far below Chromium's texture limit (so nothing is
+blended or white far down the page) and leaves fixed headers where a visitor sees them: once, at
+the top. Every capture costs a relayout and a frame whatever its size, so fewer, taller ones win.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+from collections import deque
 
 from PIL import Image
 
@@ -22,6 +23,7 @@ from archiver.models import PageCapture, Tile
 log = logging.getLogger(__name__)
 
 SEAM_PROBE_PX = 8
+LOOKAHEAD = 2  # segments captured ahead of the one being decoded
 
 
 async def _shot(cdp, top: int, width: int, height: int) -> bytes:
@@ -36,31 +38,32 @@ async def _shot(cdp, top: int, width: int, height: int) -> bytes:
     return base64.b64decode(result["data"])
 
 
-def _decode(raw: bytes, width: int, height: int) -> tuple[bytes, Image.Image, str]:
-    """PNG bytes as stored, the decoded tile, its pixel hash."""
+def _decode(raw: bytes, segment: list[tuple[int, int]], width: int) -> list[tuple[bytes, Image.Image, str]]:
+    """A segment's capture as its tiles: PNG bytes as stored, decoded image, pixel hash."""
     png, image = tiling.normalise_png(raw)
+    height = sum(h for _, h in segment)
     if image.size != (width, height):
-        raise PageFailed(f"browser returned a {image.size[0]}x{image.size[1]} image for a {width}x{height} tile")
-    return png, image, hashlib.sha256(image.tobytes()).hexdigest()
+        raise PageFailed(f"browser returned a {image.size[0]}x{image.size[1]} image for a {width}x{height} "
+                         f"capture at y={segment[0][0]}")
+    return [(tile_png, tile, hashlib.sha256(tile.tobytes()).hexdigest())
+            for tile_png, tile in tiling.cut(image, segment, png)]
 
 
-async def _tile(cdp, top: int, width: int, height: int, upper_rows: Image.Image | None):
-    """One tile and whether its top seam equals a fresh capture straddling it.
-
-    The tile is decoded and hashed in a thread while Chromium captures the seam probe, so the two
-    cores work at once.
-    """
-    raw = await _shot(cdp, top, width, height)
-    decoded = asyncio.create_task(asyncio.to_thread(_decode, raw, width, height))
-    probe = None
-    if upper_rows is not None:
-        probe = await _shot(cdp, top - upper_rows.height, width, upper_rows.height + min(SEAM_PROBE_PX, height))
-    png, image, pixels_sha256 = await decoded
-    if probe is None:
-        return png, image, pixels_sha256, True
+def _seam_matches(probe: bytes, upper_rows: Image.Image, first: Image.Image) -> bool:
+    """Does a fresh capture straddling a seam equal the rows the two segments put there?"""
     _, fresh = tiling.normalise_png(probe)
-    expected = tiling.stack([upper_rows, image.crop((0, 0, width, min(SEAM_PROBE_PX, height)))])
-    return png, image, pixels_sha256, fresh.tobytes() == expected.tobytes()
+    lower = first.crop((0, 0, first.width, min(SEAM_PROBE_PX, first.height)))
+    return fresh.tobytes() == tiling.stack([upper_rows, lower]).tobytes()
+
+
+async def _take(cdp, segment: list[tuple[int, int]], width: int, first: bool):
+    """Chromium's part for one segment: its capture, and a probe straddling its top seam."""
+    top = segment[0][0]
+    raw = await _shot(cdp, top, width, sum(h for _, h in segment))
+    probe = None
+    if not first:
+        probe = await _shot(cdp, top - SEAM_PROBE_PX, width, SEAM_PROBE_PX + min(SEAM_PROBE_PX, segment[0][1]))
+    return raw, probe
 
 
 def _bottom_rows(image: Image.Image) -> Image.Image:
@@ -68,28 +71,48 @@ def _bottom_rows(image: Image.Image) -> Image.Image:
 
 
 async def capture_tiles(cdp, capture: PageCapture) -> None:
-    """Capture tile by tile, holding one decoded tile at a time.
+    """Capture segment by segment (a few tiles each) while earlier segments are decoded in threads.
 
-    A seam that differs from a fresh capture gets its lower tile captured again; if it still
-    differs, the page is changing under us and the capture says so rather than hiding it.
+    Chromium captures segment n+1 while Python decodes, cuts and hashes segment n, so both cores
+    work; at most LOOKAHEAD segments wait decoded in memory. A seam between segments that differs
+    from a fresh capture gets its lower segment captured again; if it still differs, the page is
+    changing under us and the capture says so rather than hiding it. Tiles within one segment come
+    from one capture and have no seam.
     """
     bounds = tiling.plan_tiles(capture.height, tiling.tile_height_for(capture.width))
+    segments = tiling.plan_segments(bounds)
+    width = capture.width
     digest = hashlib.sha256()
     previous_rows = None
     mismatched = []
-    for index, (top, height) in enumerate(bounds):
-        attempt = await _tile(cdp, top, capture.width, height, previous_rows)
-        if not attempt[3]:
-            log.info("%s: seam at y=%d differs from a fresh capture; capturing the tile again", capture.page_id, top)
-            attempt = await _tile(cdp, top, capture.width, height, previous_rows)
-            if not attempt[3]:
+    pending: deque = deque()
+
+    async def settle_oldest() -> None:
+        nonlocal previous_rows
+        segment, probe, decoding = pending.popleft()
+        tiles = await decoding
+        if probe is not None and not _seam_matches(probe, previous_rows, tiles[0][1]):
+            top = segment[0][0]
+            log.info("%s: seam at y=%d differs from a fresh capture; capturing again", capture.page_id, top)
+            raw, probe = await _take(cdp, segment, width, first=False)
+            tiles = await asyncio.to_thread(_decode, raw, segment, width)
+            if not _seam_matches(probe, previous_rows, tiles[0][1]):
                 mismatched.append(top)
-        png, image, pixels_sha256, _ = attempt
-        digest.update(image.tobytes())
-        capture.tiles.append(Tile(index, top, capture.width, height, png, pixels_sha256))
-        previous_rows = _bottom_rows(image)
+        for (top, height), (png, image, pixels_sha256) in zip(segment, tiles):
+            digest.update(image.tobytes())
+            capture.tiles.append(Tile(len(capture.tiles), top, width, height, png, pixels_sha256))
+        previous_rows = _bottom_rows(tiles[-1][1])
+
+    for index, segment in enumerate(segments):
+        raw, probe = await _take(cdp, segment, width, first=index == 0)
+        pending.append((segment, probe, asyncio.create_task(asyncio.to_thread(_decode, raw, segment, width))))
+        if len(pending) > LOOKAHEAD:
+            await settle_oldest()
+    while pending:
+        await settle_oldest()
     capture.pixels_sha256 = digest.hexdigest()
-    capture.seam_check = {"seams": max(0, len(bounds) - 1), "mismatched_at_px": mismatched}
+    capture.seam_check = {"seams": max(0, len(segments) - 1), "tiles": len(bounds),
+                          "mismatched_at_px": mismatched}
     if mismatched:
         capture.warnings.append(
             f"the page kept changing while it was captured: {len(mismatched)} seam(s) differ from a fresh capture")

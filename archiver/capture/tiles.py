@@ -35,8 +35,8 @@ def plan_tiles(height: int, tile_height: int, min_last: int = MIN_LAST_TILE_PX) 
 def normalise_png(data: bytes) -> tuple[bytes, Image.Image]:
     """Return PNG bytes with RGB pixels and the decoded image.
 
-    The browser's PNG is kept byte for byte when it is already 8-bit RGB (so it goes into the
-    PDF without re-encoding); anything with alpha is flattened on white first, since PDF/A-1
+    The browser's PNG is kept byte for byte when it is already 8-bit RGB (so a one-tile capture
+    goes into the PDF without re-encoding); anything with alpha is flattened on white first, since PDF/A-1
     forbids transparency.
     """
     image = Image.open(io.BytesIO(data))
@@ -63,3 +63,35 @@ def stack(images: list[Image.Image]) -> Image.Image:
         out.paste(image, (0, y))
         y += image.height
     return out
+
+
+SEGMENT_MAX_PX = 8000  # one browser capture; clipped captures up to 10,000 px are exact
+
+
+def plan_segments(bounds: list[tuple[int, int]], max_px: int = SEGMENT_MAX_PX) -> list[list[tuple[int, int]]]:
+    """Group consecutive tiles into segments of at most `max_px` rows, each taken in one capture.
+
+    Every browser capture costs a fixed relayout and frame; fewer, taller ones are faster, and the
+    tiles inside one capture meet without a seam to check. A tile taller than `max_px` is its own segment.
+    """
+    segments: list[list[tuple[int, int]]] = []
+    for tile in bounds:
+        if segments and sum(h for _, h in segments[-1]) + tile[1] <= max_px:
+            segments[-1].append(tile)
+        else:
+            segments.append([tile])
+    return segments
+
+
+def cut(image: Image.Image, segment: list[tuple[int, int]], raw_png: bytes) -> list[tuple[bytes, Image.Image]]:
+    """A segment's capture cut into its tiles as PNG; a one-tile segment keeps the browser's bytes."""
+    if len(segment) == 1:
+        return [(raw_png, image)]
+    top0 = segment[0][0]
+    tiles = []
+    for top, height in segment:
+        tile = image.crop((0, top - top0, image.width, top - top0 + height))
+        out = io.BytesIO()
+        tile.save(out, format="PNG", compress_level=1)
+        tiles.append((out.getvalue(), tile))
+    return tiles
