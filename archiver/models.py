@@ -84,6 +84,7 @@ class PageCapture:
     scroll: dict = field(default_factory=dict)
     images: dict = field(default_factory=dict)
     session: str | None = None  # which saved login session was used, if any
+    words: list = field(default_factory=list)  # [x, y, width, height, text] in page px, for the text layer
 
     @property
     def key(self) -> str:
@@ -137,4 +138,5 @@ class PageCapture:
             "scroll": self.scroll,
             "images": self.images,
             "session": self.session,
+            "text_layer_words": len(self.words),
         }

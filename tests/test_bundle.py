@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pikepdf
@@ -221,3 +224,31 @@ def test_staging_left_by_a_crash_is_swept_after_a_day(tmp_path):
     assert store.sweep_stale() == [old]
     assert not old.exists() and young.exists()
     assert store.list() == []
+
+
+def pdftotext(*args: str) -> str:
+    if not shutil.which("pdftotext"):
+        if os.environ.get("CI"):
+            pytest.fail("poppler's pdftotext is not installed; .ci/run installs poppler-utils")
+        pytest.skip("pdftotext not installed")
+    return subprocess.run(["pdftotext", *args, "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("flavour", ["1b", "2b"])
+def test_text_layer_lets_pdftotext_find_the_posts_where_they_are(flavour, bundle_1b, bundle_2b):
+    """Read from the DOM, drawn invisibly over the tiles: an independent tool finds the words, in place."""
+    result = (bundle_1b if flavour == "1b" else bundle_2b)[0]
+    manifest = json.loads(Path(result.manifest).read_text())
+    feed = next(p for p in manifest["pages"] if p["id"] == "feed")
+    assert feed["text_layer_words"] > 200
+    first, last = feed["pdf_pages"]
+    text = pdftotext("-f", str(first), "-l", str(last), result.pdf)
+    assert "Plogbilarna är ute sedan klockan fyra. Tack för ert tålamod!" in text
+    assert "Inlägg 1: Vinterväghållning på Källby" in text and "Inlägg 20: Vinterväghållning på Källby" in text
+    # The first post's heading starts 320 px from the left, 72 + 16 px from the top (feed.html's CSS).
+    boxes = pdftotext("-bbox", "-f", str(first), "-l", str(first), result.pdf)
+    word = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>Inlägg</word>', boxes)
+    assert word, boxes[:2000]
+    x_pt, y_pt = float(word.group(1)), float(word.group(2))
+    assert abs(x_pt - 320 * pdf_step.PT_PER_PX) < 1.5
+    assert abs(y_pt - (pdf_step.LABEL_TOP_PT + 88 * pdf_step.PT_PER_PX)) < 4

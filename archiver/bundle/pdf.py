@@ -7,6 +7,7 @@ and `pikepdf.pdfa.save` writes the file only once its own validator approves it.
 
 from __future__ import annotations
 
+import bisect
 import io
 import logging
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import img2pdf
 import pikepdf
 import pikepdf.pdfa
 from fpdf import FPDF
+from fpdf.enums import TextMode
 
 from archiver.bundle.fonts import find_font
 from archiver.errors import ArchiverError
@@ -126,6 +128,51 @@ def _label_page(doc: _Document, capture: PageCapture, tile, number: int, total: 
     doc.set_auto_page_break(True, margin=40)
 
 
+ASCENT, EM_HEIGHT = 0.928, 1.164  # DejaVu Sans: baseline below the top, and box height, per font size
+
+
+def _words_by_tile(capture: PageCapture) -> list[list]:
+    """Each tile's words: those whose top lies in its rows."""
+    tops = [t.top for t in capture.tiles]
+    buckets: list[list] = [[] for _ in capture.tiles]
+    for word in capture.words:
+        index = bisect.bisect_right(tops, word[1]) - 1
+        if 0 <= index < len(buckets):
+            buckets[index].append(word)
+    return buckets
+
+
+def _text_layer(doc: _Document, tile, words: list) -> None:
+    """The tile's words in text mode 3 (invisible) where the browser drew them.
+
+    `pdftotext` and a viewer's search find them and highlight them in place; the tile's pixels are
+    untouched. Characters the embedded font lacks are left out: PDF/A forbids showing .notdef.
+    """
+    if not words:
+        return
+    known = doc.current_font.cmap
+    doc.text_mode = TextMode.INVISIBLE
+    for index, (x, y, width, height, text) in enumerate(words):
+        text = "".join(ch for ch in text if ord(ch) in known)
+        if not text:
+            continue
+        following = words[index + 1] if index + 1 < len(words) else None
+        if following and abs(following[1] - y) < height / 2 and following[0] > x + width:
+            # A word followed on its line carries the space up to the next one, so that text
+            # extraction sees the words apart however wide the browser set the gap.
+            text, width = text + " ", following[0] - x
+        size = max(1.0, height * PT_PER_PX / EM_HEIGHT)
+        doc.set_font_size(size)
+        doc.set_stretching(100)  # fpdf2 measures with the current stretching
+        natural = doc.get_string_width(text)
+        if natural <= 0:
+            continue
+        doc.set_stretching(min(1000.0, max(10.0, 100.0 * width * PT_PER_PX / natural)))
+        doc.text(x * PT_PER_PX, LABEL_TOP_PT + (y - tile.top) * PT_PER_PX + size * ASCENT, text)
+    doc.set_stretching(100)
+    doc.text_mode = TextMode.FILL
+
+
 def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, tile) -> None:
     """Draw the tile under the label text, filling the page between the label bands."""
     width_pt, height_pt = _size_pt(tile)
@@ -165,8 +212,9 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
     first_index = {}  # capture key → 0-based PDF page of its first tile
     for capture in ok:
         first_index[capture.key] = doc.page
-        for tile in capture.tiles:
+        for tile, words in zip(capture.tiles, _words_by_tile(capture)):
             _label_page(doc, capture, tile, doc.page + 1, total)
+            _text_layer(doc, tile, words)
     pdf = pikepdf.open(io.BytesIO(bytes(doc.output())))
     # fpdf2's viewer preference and its own dates would contradict the XMP written below.
     for key in ("/OpenAction", "/PageLayout", "/PageMode"):

@@ -130,6 +130,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         await steps.dismiss_popups(page, capture, recipe)
         await steps.settle(page, capture, budget)
         await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)
+        await steps.read_text(page, capture)
         cdp = await context.new_cdp_session(page)
         await screenshot.capture_tiles(cdp, capture)
         if autoconsent is not None:

@@ -25,6 +25,7 @@ LOAD_SHARE = 0.5  # of the time left once the document has arrived
 SCROLL_SHARE = 0.5
 CONSENT_BUDGET_S = 4.0
 SETTLE_BUDGET_S = 10.0
+MAX_WORDS = 200_000  # a text layer this long is already a book
 GROW_WAIT_S = 2.5  # how long the bottom of a feed may take to append more
 QUIET_S = 0.3  # nothing changing for this long, and no request in flight: the feed has ended
 RECENT_REQUEST_S = 2.0  # requests older than this are long polls and streams, not a feed loading
@@ -243,3 +244,10 @@ async def measure(page, capture: PageCapture, *, width: int, max_height_px: int)
     if capture.truncated:
         capture.warnings.append(f"page is {capture.document_height} px tall; captured the first {max_height_px} px "
                                 "(capture.max_height_px)")
+
+
+async def read_text(page, capture: PageCapture) -> None:
+    """The words the browser rendered and where, for the PDF's searchable text layer."""
+    capture.words = await page.evaluate(in_page("text.js"), {"maxWords": MAX_WORDS, "maxY": capture.height})
+    if len(capture.words) >= MAX_WORDS:
+        capture.warnings.append(f"the text layer holds the first {MAX_WORDS} words only")
