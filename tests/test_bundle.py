@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pikepdf
+import pikepdf.pdfa
 import pytest
 from conftest import register_yaml
 from PIL import Image
@@ -18,6 +19,7 @@ from test_capture import expected_image
 
 from archiver import pipeline
 from archiver.bundle import pdf as pdf_step
+from archiver.bundle.pdfa_rules import explain
 from archiver.bundle.verify import verify_bundle
 from archiver.capture.tiles import stack
 from archiver.catalog import Catalog, catalog_url_for
@@ -252,3 +254,32 @@ def test_text_layer_lets_pdftotext_find_the_posts_where_they_are(flavour, bundle
     x_pt, y_pt = float(word.group(1)), float(word.group(2))
     assert abs(x_pt - 320 * pdf_step.PT_PER_PX) < 1.5
     assert abs(y_pt - (pdf_step.LABEL_TOP_PT + 88 * pdf_step.PT_PER_PX)) < 4
+
+
+def test_verify_names_a_pdfa_failure_by_rule_id_in_words(bundle_2b, tmp_path):
+    """What a registrar reads when the PDF/A check fails: the clause, what it means, and where."""
+    result, _, _ = bundle_2b
+    folder = tmp_path / "copy"
+    shutil.copytree(Path(result.pdf).parent, folder)
+    pdf_path = folder / Path(result.pdf).name
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+            meta["pdfaid:part"] = "1"
+        pdf.save(pdf_path, **pikepdf.pdfa.resolve_save_kwargs("2b"))
+    check = next(c for c in verify_bundle(folder).checks if c.name.startswith("PDF/A-2b valid"))
+    assert not check.ok
+    assert "ISO_19005_2:6.6.4-2: metadata anger inte rätt PDF/A-version (PDF/A identification)" in check.detail
+    assert "pdfaid:part is '1', expected 2" in check.detail
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("ISO_19005_1:6.3.4-1", "typsnitt är inte inbäddat"),
+    ("ISO_19005_2:6.2.11.4.1-1", "typsnitt är inte inbäddat"),
+    ("ISO_19005_2:6.2.11.8-1", ".notdef"),
+    ("ISO_19005_1:6.6.1-1", "JavaScript"),
+    ("ISO_19005_2:6.2.4.3-2", "färgprofil"),
+    ("ISO_19005_2:9.9.9-1", "avsnitt 9.9.9 i ISO 19005-2"),
+    ("pikepdf:schema-Catalog", "inte kan bedöma"),
+])
+def test_rule_ids_are_explained_by_their_nearest_clause(rule, words):
+    assert words in explain(rule)

@@ -12,6 +12,7 @@ import pikepdf.pdfa
 
 from archiver.bundle import manifest as manifest_io
 from archiver.bundle.pdf import TILE_NAME
+from archiver.bundle.pdfa_rules import explain
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,18 @@ def verify_bundle(folder: Path, catalog_row: dict | None = None) -> VerifyResult
         _check_pixels(pdf, manifest, result)
     report = pikepdf.pdfa.validate_written(pdf_path, manifest["pdf"]["pdfa"])
     result.add(f"PDF/A-{manifest['pdf']['pdfa']} valid (pikepdf allowlist validator)", report.passed,
-               "passed" if report.passed else report.summary())
+               "passed" if report.passed else _findings_in_words(report))
     return result
+
+
+def _findings_in_words(report) -> str:
+    """Each finding as rule id, what it means for the document, and where the validator saw it."""
+    lines = [f"{len(report.violations)} violation(s), {len(report.unsupported)} construct(s) not checkable"]
+    for finding in report.findings[:20]:
+        lines.append(f"  {finding.rule}: {explain(finding.rule)} — {finding.where}: {finding.message}")
+    if len(report.findings) > 20:
+        lines.append(f"  … and {len(report.findings) - 20} more")
+    return "\n".join(lines)
 
 
 def _check_pixels(pdf: pikepdf.Pdf, manifest: dict, result: VerifyResult) -> None:
