@@ -1,11 +1,15 @@
-"""`archiver pages list|check`: the register as people and scripts see it."""
+"""`archiver pages list|check|publish`: the register as people, scripts and the public see it."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
 
 import click
 
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.register import dump_pages
+from archiver.register.publish import write_published
 
 
 @click.group()
@@ -36,3 +40,25 @@ def check_pages(services: Services, as_json: bool) -> None:
         echo_json(dump_pages(register))
     else:
         click.echo(f"{services.registry_path}: OK, {len(register.pages)} page(s) for {register.organisation}")
+
+
+@pages.command("publish")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write index.html and sociala-medier.json into (created if missing).")
+@click.option("--updated", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="The 'senast uppdaterad' date, YYYY-MM-DD (default: the register file's last change).")
+@click.option("--json", "as_json", is_flag=True, help="Print where the files were written as JSON.")
+@pass_services
+def publish_pages(services: Services, out_dir: str, updated: datetime | None, as_json: bool) -> None:
+    """Write the public list of the organisation's social-media accounts (rule 8) as HTML and JSON.
+
+    Both files are regenerated from the register each time and replace the previous ones.
+    """
+    register = services.register  # a bad register exits 2 here, before anything is written
+    published = write_published(register, Path(out_dir), updated=updated.date() if updated else None)
+    if as_json:
+        echo_json({"html": published.html, "json": published.json, "updated": published.updated.isoformat(),
+                   "pages": list(published.page_ids)})
+        return
+    click.echo(published.html)
+    click.echo(published.json)
