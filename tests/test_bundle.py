@@ -283,3 +283,22 @@ def test_verify_names_a_pdfa_failure_by_rule_id_in_words(bundle_2b, tmp_path):
 ])
 def test_rule_ids_are_explained_by_their_nearest_clause(rule, words):
     assert words in explain(rule)
+
+
+def test_cover_says_what_when_why_by_whom_and_lists_every_image_checksum(bundle_2b):
+    result, _, _ = bundle_2b
+    manifest = json.loads(Path(result.manifest).read_text())
+    cover = pdftotext("-f", "1", "-l", str(manifest["pdf"]["cover_pages"]), result.pdf)
+    flat = " ".join(cover.split())
+    assert "Skärmdumpar av sociala medier" in flat and "Götene kommun (test)" in flat
+    assert "Före en större ändring: ny profilbild" in flat and "Anna Test" in flat
+    assert "2 av 3 sidor fångade; 1 misslyckades" in flat
+    assert "MISSLYCKADES: sidan eller kontot finns inte" in flat
+    for page in manifest["pages"]:
+        assert page["requested_url"] in flat
+        if page["status"] == "ok":
+            first, last = page["pdf_pages"]
+            assert f"{first}–{last}" in flat
+            assert page["pixels_sha256"] in flat
+            for tile in page["tiles"]:
+                assert f"(PDF-sida {tile['pdf_page']}): {tile['pixels_sha256']}" in flat

@@ -20,6 +20,7 @@ import pikepdf.pdfa
 from fpdf import FPDF
 from fpdf.enums import TextMode
 
+from archiver.bundle.cover import draw_cover, fmt
 from archiver.bundle.fonts import find_font
 from archiver.errors import ArchiverError
 from archiver.models import PageCapture, iso
@@ -51,10 +52,6 @@ class RunInfo:
     pdfa: str
 
 
-def _fmt(ts: datetime | None) -> str:
-    return ts.strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "–"
-
-
 class _Document(FPDF):
     def __init__(self, font: Path):
         super().__init__(unit="pt", format="A4")
@@ -62,52 +59,6 @@ class _Document(FPDF):
         self.set_margins(40, 40, 40)
         self.add_font("Body", "", str(font))
         self.set_font("Body", size=10)
-
-
-def _cover(doc: _Document, run: RunInfo, captures: list[PageCapture]) -> None:
-    doc.add_page()
-    doc.set_font("Body", size=18)
-    doc.multi_cell(0, 24, f"Skärmdumpar av sociala medier – {run.organisation}")
-    doc.set_font("Body", size=10)
-    doc.ln(6)
-    ok = [c for c in captures if c.ok]
-    rows = [
-        ("Paket (bundle id)", run.bundle_id),
-        ("Organisation", run.organisation),
-        ("Anledning (reason)", run.reason),
-        ("Beställd av (requested by)", run.requested_by),
-        ("Körningen startade", _fmt(run.started_at)),
-        ("Körningen slutade", _fmt(run.finished_at)),
-        ("Sidor", f"{len(ok)} av {len(captures)} fångade"),
-        ("Verktyg", run.tool),
-        ("Webbläsare", run.browser),
-        ("Format", f"PDF/A-{run.pdfa}; varje bild är exakt de pixlar webbläsaren visade"),
-    ]
-    for key, value in rows:
-        doc.set_x(40)
-        doc.cell(150, 14, key)
-        doc.multi_cell(0, 14, value)
-    doc.ln(8)
-    doc.set_font("Body", size=12)
-    doc.cell(0, 18, "Sidor i paketet", new_x="LMARGIN", new_y="NEXT")
-    doc.set_font("Body", size=8)
-    for capture in captures:
-        status = "fångad" if capture.ok else "MISSLYCKADES"
-        lines = [
-            f"{capture.label} ({capture.platform}) – {status}",
-            f"URL: {capture.requested_url}",
-        ]
-        if capture.final_url and capture.final_url != capture.requested_url:
-            lines.append(f"Slutlig URL: {capture.final_url}")
-        if capture.ok:
-            lines.append(f"Fångad {_fmt(capture.started_at)} – {_fmt(capture.finished_at)}; "
-                         f"{capture.width}×{capture.height} px i {len(capture.tiles)} sidor"
-                         + (" (AVKORTAD vid max_height_px)" if capture.truncated else ""))
-            lines.append(f"SHA-256 (pixlar): {capture.pixels_sha256}")
-        else:
-            lines.append(f"Fel: {capture.error}")
-        doc.multi_cell(0, 11, "\n".join(lines))
-        doc.ln(4)
 
 
 def _size_pt(tile) -> tuple[float, float]:
@@ -121,7 +72,7 @@ def _label_page(doc: _Document, capture: PageCapture, tile, number: int, total: 
     doc.set_font("Body", size=8)
     doc.set_xy(6, 8)
     doc.cell(width_pt - 12, 10, f"{capture.label} · {capture.requested_url} · fångad "
-             f"{_fmt(capture.started_at)}", new_x="LMARGIN", new_y="NEXT")
+             f"{fmt(capture.started_at)}", new_x="LMARGIN", new_y="NEXT")
     doc.set_xy(6, LABEL_TOP_PT + height_pt + 5)
     doc.cell(width_pt - 12, 10, f"{capture.label}: bild {tile.index + 1} av {len(capture.tiles)}, "
              f"pixelrader {tile.top}–{tile.top + tile.height - 1} · sida {number} av {total}", align="R")
@@ -204,10 +155,20 @@ class PdfLayout:
 
 def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayout:
     """Write the PDF/A to `dest`. Raises BundleError, writing nothing, if it does not validate."""
-    doc = _Document(find_font())
-    _cover(doc, run, captures)
-    cover_pages = doc.page
+    font = find_font()
     ok = [c for c in captures if c.ok]
+    # The cover lists each capture's PDF pages, which follow the cover: measure it once, then draw it.
+    measuring = _Document(font)
+    draw_cover(measuring, run, captures, None)
+    cover_pages = measuring.page
+    first_pages, page = {}, cover_pages + 1
+    for capture in ok:
+        first_pages[capture.key] = page
+        page += len(capture.tiles)
+    doc = _Document(font)
+    draw_cover(doc, run, captures, first_pages)
+    if doc.page != cover_pages:
+        raise BundleError(f"the cover took {doc.page} pages when measured at {cover_pages}")
     total = cover_pages + sum(len(c.tiles) for c in ok)
     first_index = {}  # capture key → 0-based PDF page of its first tile
     for capture in ok:
