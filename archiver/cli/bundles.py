@@ -1,4 +1,4 @@
-"""`archiver bundles list|get|verify` and `archiver register`: what the registrar uses."""
+"""`archiver bundles list|get|verify|export` and `archiver register`: what the registrar uses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from archiver.bundle import eark
 from archiver.bundle import manifest as manifest_io
 from archiver.bundle.verify import verify_bundle
 from archiver.cli.common import Services, echo_json, pass_services
@@ -85,6 +86,46 @@ def verify(services: Services, target: str, as_json: bool) -> None:
         click.echo(f"bundle {result.bundle_id}: {'VERIFIED' if result.ok else 'NOT VERIFIED'}")
     if not result.ok:
         raise VerificationError(f"bundle {result.bundle_id or target} failed verification")
+
+
+@bundles.command("export")
+@click.argument("target")
+@click.option("--format", "fmt", type=click.Choice(eark.FORMATS), default="eark-sip", show_default=True,
+              help="Package format: an E-ARK SIP (CSIP/SIP 2.x, the basis of FGS Paketstruktur 2.0).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the package folder into (created if missing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the package's path, OBJID and file count as JSON.")
+@pass_services
+def export_bundle(services: Services, target: str, fmt: str, out_dir: str, as_json: bool) -> None:
+    """Write a bundle as an archival package; TARGET is a bundle id or a bundle folder/PDF. Never overwrites."""
+    folder, catalog_row = _bundle_folder(services, target)
+    result = eark.build_sip(folder, Path(out_dir), catalog_row=catalog_row)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        click.echo(result.path)
+
+
+def _bundle_folder(services: Services, target: str) -> tuple[Path, dict | None]:
+    """A bundle id (through the catalog and store) or a bundle folder/PDF path → its folder and catalog row."""
+    path = Path(target)
+    if BUNDLE_ID.match(target) and not path.exists():
+        row = services.catalog.get_bundle(target)
+        return services.store.path(target, row["pdf_name"]).parent, row
+    if not path.exists():
+        raise NotFoundError(f"{target!r} is neither a bundle id nor a path")
+    folder = path if path.is_dir() else path.parent
+    manifest_path = folder / manifest_io.MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise BadInputError(f"{folder}: no {manifest_io.MANIFEST_NAME} here; is this a bundle folder?")
+    try:
+        bundle_id = str(manifest_io.load(manifest_path).get("bundle_id", ""))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{manifest_path}: not a readable manifest ({exc})") from exc
+    row = None
+    if BUNDLE_ID.match(bundle_id) and services.registry_path.exists():
+        row = services.catalog.find_bundle(bundle_id)
+    return folder, row
 
 
 @click.command("register")
