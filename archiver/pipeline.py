@@ -13,10 +13,12 @@ from pathlib import Path
 
 from archiver import TOOL_NAME, __version__
 from archiver.bundle import manifest as manifest_io
+from archiver.bundle import timestamp
 from archiver.bundle.pdf import RunInfo, build_pdf
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
 from archiver.catalog import Catalog
 from archiver.models import PageCapture, RunRequest, new_bundle_id, utcnow
+from archiver.register.schema import TimestampSettings
 from archiver.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class RunResult:
     pdf: str
     manifest: str
     captures: list[PageCapture]
+    timestamp: dict | None = None  # the trusted-timestamp outcome when the register configures one
 
     @property
     def failed(self) -> list[PageCapture]:
@@ -41,7 +44,7 @@ class RunResult:
             "manifest": self.manifest,
             "pages": [{"id": c.page_id, "variant": c.variant, "status": c.status, "error": c.error,
                        "failure": c.failure} for c in self.captures],
-        }
+        } | ({"timestamp": self.timestamp} if self.timestamp is not None else {})
 
 
 async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds):
@@ -77,6 +80,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
                                               layout.cover_pages)
         manifest_path = staging / manifest_io.MANIFEST_NAME
         manifest_path.write_bytes(manifest_io.dump(manifest))
+        stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
         manifest_sha = manifest_io.sha256_file(manifest_path)
         stored = store.put(bundle_id, staging)
     except BaseException:
@@ -86,4 +90,30 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     catalog.record_bundle(manifest, request.kind, store.name, stored.location, manifest_sha)
     location = Path(stored.location)
     return RunResult(bundle_id, stored.location, str(location / pdf_path.name),
-                     str(location / manifest_io.MANIFEST_NAME), captures)
+                     str(location / manifest_io.MANIFEST_NAME), captures, stamp)
+
+
+def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,
+                       manifest_path: Path) -> dict | None:
+    """Step: an RFC 3161 token over manifest.json's bytes from the register's TSA, stored beside it as
+    manifest.json.tsr.
+
+    The token covers the manifest, so the manifest can only say that one was asked for (`trusted_timestamp`),
+    never what it holds. A TSA that fails or answers wrongly does not cost the run: the bundle is stored
+    without a token, the manifest records the error in place of one (there is no token to contradict) and a
+    warning is logged; the run's exit code still follows the pages.
+    """
+    if settings is None:
+        return None
+    manifest["trusted_timestamp"] = timestamp.declaration(settings.url)
+    manifest_path.write_bytes(manifest_io.dump(manifest))
+    try:
+        stamp = timestamp.stamp_file(manifest_path, settings.url, timeout_s=settings.timeout_s,
+                                     ca_file=settings.ca_file)
+    except timestamp.TimestampError as exc:
+        log.warning("bundle %s is stored WITHOUT a trusted timestamp: %s", manifest["bundle_id"], exc)
+        manifest["trusted_timestamp"].update(token_file=None, error=str(exc))
+        manifest_path.write_bytes(manifest_io.dump(manifest))
+        return {"status": "missing", "error": str(exc)}
+    log.info("trusted timestamp %s from %s", stamp.as_dict()["gen_time"], stamp.tsa)
+    return {"status": "ok", "file": timestamp.TOKEN_NAME, **stamp.as_dict()}

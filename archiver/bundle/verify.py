@@ -11,6 +11,7 @@ import pikepdf
 import pikepdf.pdfa
 
 from archiver.bundle import manifest as manifest_io
+from archiver.bundle import timestamp
 from archiver.bundle.pdf import TILE_NAME
 from archiver.bundle.pdfa_rules import explain
 
@@ -42,8 +43,13 @@ class VerifyResult:
                 "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
 
 
-def verify_bundle(folder: Path, catalog_row: dict | None = None) -> VerifyResult:
-    """Check a bundle folder (PDF + manifest.json) against itself and, if given, the catalog."""
+def verify_bundle(folder: Path, catalog_row: dict | None = None, *,
+                  timestamp_ca: str | Path | None = None) -> VerifyResult:
+    """Check a bundle folder (PDF + manifest.json) against itself and, if given, the catalog.
+
+    `timestamp_ca`: the trusted CA file (register `bundle.timestamp.ca_file`) a trusted timestamp's TSA
+    certificate must chain to; without it only the token's own signature is checked.
+    """
     result = VerifyResult(None)
     manifest_path = folder / manifest_io.MANIFEST_NAME
     try:
@@ -53,6 +59,8 @@ def verify_bundle(folder: Path, catalog_row: dict | None = None) -> VerifyResult
         return result
     result.bundle_id = manifest.get("bundle_id")
     result.add("manifest readable", True, str(manifest_path))
+    # --- trusted timestamp (RFC 3161) over manifest.json: see archiver/bundle/timestamp.py ---
+    result.add(*timestamp.check_bundle(folder, manifest, timestamp_ca))
     pdf_path = folder / manifest["pdf"]["file"]
     if not result.add("PDF present", pdf_path.is_file(), str(pdf_path)):
         return result

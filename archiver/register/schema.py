@@ -199,8 +199,35 @@ class StorageSettings(_Model):
     s3: S3Settings | None = None
 
 
+def _check_ca_file(value: str) -> str:
+    """A readable PEM file of at least one certificate; a relative path is from the working directory."""
+    from cryptography import x509
+
+    value = value.strip()
+    try:
+        data = Path(value).expanduser().read_bytes()
+    except OSError as exc:
+        raise PydanticCustomError("ca_file", "cannot read '{path}': {reason}",
+                                  {"path": value, "reason": exc.strerror or str(exc)}) from None
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise PydanticCustomError("ca_file", "'{path}' holds no PEM certificate "
+                                  "(-----BEGIN CERTIFICATE-----)", {"path": value}) from None
+    return value
+
+
+class TimestampSettings(_Model):
+    """An RFC 3161 time-stamp authority that stamps every manifest (archiver/bundle/timestamp.py)."""
+
+    url: Url
+    ca_file: Annotated[str, AfterValidator(_check_ca_file)] | None = None
+    timeout_s: float = Field(30.0, gt=0, le=300)
+
+
 class BundleSettings(_Model):
     pdfa: Literal["1b", "2b"] = "2b"
+    timestamp: TimestampSettings | None = None
 
 
 class PageEntry(_Model):
