@@ -308,3 +308,28 @@ def test_without_timestamp_settings_verify_says_not_configured(tmp_path, site):
     verify = run_cli("bundles", "verify", out["bundle_id"], "--json", registry=registry)
     assert verify.returncode == 0, verify.stdout
     assert checks(verify)["no trusted timestamp (not configured)"]["ok"]
+
+
+@pytest.mark.browser
+def test_the_token_travels_with_the_bundle_and_verify_uses_the_registers_ca(tmp_path, site, tsa, pki):
+    """`bundles get` copies it, the E-ARK SIP carries it as metadata, and verify checks the chain."""
+    registry = timestamp_registry(tmp_path, site, {"url": tsa.url, "ca_file": str(pki.ca_pem)})
+    out = json.loads(run_cli("run", "--json", registry=registry).stdout)
+    verified = run_cli("bundles", "verify", out["bundle_id"], "--json", registry=registry)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    [stamp] = [c for c in json.loads(verified.stdout)["checks"] if c["check"].startswith("trusted timestamp")]
+    assert stamp["ok"] and f"checked against {pki.ca_pem}" in stamp["detail"]
+
+    got = run_cli("bundles", "get", out["bundle_id"], "--out", str(tmp_path / "got"), registry=registry)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "got" / "manifest.json.tsr").read_bytes() == (
+        Path(out["manifest"]).with_name("manifest.json.tsr").read_bytes())
+
+    exported = run_cli("bundles", "export", out["bundle_id"], "--format", "eark-sip", "--out",
+                       str(tmp_path / "sip"), "--json", registry=registry)
+    assert exported.returncode == 0, exported.stderr
+    sip = Path(json.loads(exported.stdout)["sip"])
+    assert (sip / "metadata" / "other" / "manifest.json.tsr").is_file()
+    mets = (sip / "METS.xml").read_text(encoding="utf-8")
+    assert 'OTHERMDTYPE="RFC 3161 time-stamp token over manifest.json"' in mets
+    assert "digiprov-timestamp" in mets

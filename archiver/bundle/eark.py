@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from archiver import TOOL_NAME, __version__
 from archiver.bundle import manifest as manifest_io
+from archiver.bundle.timestamp import TOKEN_NAME
 from archiver.errors import BadInputError, ConfigurationError, VerificationError
 from archiver.models import iso, utcnow
 
@@ -216,13 +217,20 @@ class _Writer:
         manifest_created = iso(datetime.fromtimestamp(manifest_path.stat().st_mtime, UTC))
         manifest_file = self._copy(manifest_path, "metadata/other/manifest.json", "application/json",
                                    manifest_created)
+        token_path = manifest_path.with_name(TOKEN_NAME)
+        token_file = None
+        if token_path.is_file():
+            token_created = iso(datetime.fromtimestamp(token_path.stat().st_mtime, UTC))
+            token_file = self._copy(token_path, f"metadata/other/{TOKEN_NAME}", "application/timestamp-reply",
+                                    token_created)
         rep_premis = self._write_xml(f"{self.rep}metadata/preservation/premis.xml", self._rep_premis(pdf))
         rep_mets = self._write_xml(f"{self.rep}METS.xml", self._rep_mets(pdf, rep_premis))
         dc = self._write_xml("metadata/descriptive/dc.xml", self._dublin_core())
         premis = self._write_xml("metadata/preservation/premis.xml", self._package_premis(rep_mets))
         schemas = [self._copy(SCHEMAS_DIR / name, f"schemas/{name}", XML_MIME, None) for name in SCHEMA_FILES]
         readme = self._write("documentation/README.txt", self._readme(pdf).encode("utf-8"), "text/plain")
-        self._write_xml("METS.xml", self._package_mets(dc, premis, manifest_file, schemas, readme, rep_mets))
+        self._write_xml("METS.xml", self._package_mets(dc, premis, manifest_file, schemas, readme, rep_mets,
+                                                       token_file))
         for folder, _dirs, _files in os.walk(self.root):
             _fsync_dir(Path(folder))
         return sum(len(files) for _folder, _dirs, files in os.walk(self.root))
@@ -284,13 +292,18 @@ class _Writer:
         return ET.SubElement(parent, q("mets:div"), {"ID": ident, "LABEL": label, **attrs})
 
     def _package_mets(self, dc: _File, premis: _File, manifest_file: _File, schemas: list[_File],
-                      readme: _File, rep_mets: _File) -> ET.Element:
+                      readme: _File, rep_mets: _File, token_file: _File | None = None) -> ET.Element:
         mets = self._mets_root(self.objid, "schemas/")
         self._md_ref(mets, "mets:dmdSec", "dmd-dc", dc, "DC")
         amd = ET.SubElement(mets, q("mets:amdSec"), {"ID": "amd"})
         self._md_ref(amd, "mets:digiprovMD", "digiprov-premis", premis, "PREMIS", MDTYPEVERSION="3.0")
         self._md_ref(amd, "mets:digiprovMD", "digiprov-manifest", manifest_file, "OTHER",
                      OTHERMDTYPE="archiver manifest.json")
+        admids = "digiprov-premis digiprov-manifest"
+        if token_file is not None:
+            self._md_ref(amd, "mets:digiprovMD", "digiprov-timestamp", token_file, "OTHER",
+                         OTHERMDTYPE="RFC 3161 time-stamp token over manifest.json")
+            admids += " digiprov-timestamp"
         file_sec = ET.SubElement(mets, q("mets:fileSec"), {"ID": "filesec"})
         self._file_group(file_sec, "Documentation", "grp-documentation", [readme])
         self._file_group(file_sec, "Schemas", "grp-schemas", schemas)
@@ -299,7 +312,7 @@ class _Writer:
 
         struct = ET.SubElement(mets, q("mets:structMap"), {"ID": "structmap-csip", "TYPE": "PHYSICAL", "LABEL": "CSIP"})
         package = self._div(struct, "div-package", self.objid)
-        self._div(package, "div-metadata", "Metadata", ADMID="digiprov-premis digiprov-manifest", DMDID="dmd-dc")
+        self._div(package, "div-metadata", "Metadata", ADMID=admids, DMDID="dmd-dc")
         for label, group in (("Documentation", "grp-documentation"), ("Schemas", "grp-schemas")):
             ET.SubElement(self._div(package, f"div-{label.lower()}", label), q("mets:fptr"), {"FILEID": group})
         representations = self._div(package, "div-representations", "Representations")

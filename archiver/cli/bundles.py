@@ -8,6 +8,7 @@ import click
 
 from archiver.bundle import eark
 from archiver.bundle import manifest as manifest_io
+from archiver.bundle.timestamp import TOKEN_NAME
 from archiver.bundle.verify import verify_bundle
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.errors import BadInputError, NotFoundError, StoreError, VerificationError
@@ -49,10 +50,13 @@ def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
     row = services.catalog.get_bundle(bundle_id)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in (row["pdf_name"], manifest_io.MANIFEST_NAME):
+    names = [row["pdf_name"], manifest_io.MANIFEST_NAME]
+    if (Path(row["location"]) / TOKEN_NAME).is_file():
+        names.append(TOKEN_NAME)
+    for name in names:
         if (out / name).exists():
             raise StoreError(f"{out / name} already exists; not overwriting it")
-    for name in (row["pdf_name"], manifest_io.MANIFEST_NAME):
+    for name in names:
         click.echo(services.store.fetch(bundle_id, name, out / name))
 
 
@@ -77,7 +81,8 @@ def verify(services: Services, target: str, as_json: bool) -> None:
             catalog_row = services.catalog.find_bundle(bundle_id)
     else:
         raise NotFoundError(f"{target!r} is neither a bundle id nor a path")
-    result = verify_bundle(folder, catalog_row)
+    stamp = services.register.bundle.timestamp if services.registry_path.exists() else None
+    result = verify_bundle(folder, catalog_row, timestamp_ca=stamp.ca_file if stamp else None)
     if as_json:
         echo_json(result.as_dict())
     else:
