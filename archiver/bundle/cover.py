@@ -94,8 +94,10 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
                    first_row_as_headings=True, headings_style=HEADINGS) as table:
         table.row(["Sida", "Adress", "Status", "Fångad (UTC)", "PDF-sidor"])
         for capture in captures:
-            pages = ("–" if not capture.ok or first_pages is None
-                     else f"{first_pages[capture.key]}–{first_pages[capture.key] + len(capture.tiles) - 1}")
+            pages = "–"
+            if capture.ok and first_pages is not None:
+                first, last = first_pages[capture.key], first_pages[capture.key] + len(capture.tiles) - 1
+                pages = f"{first}–{last}" if last > first else str(first)
             status = "Fångad" if capture.ok else f"MISSLYCKADES: {FAILURES.get(capture.failure, 'fel')}"
             when = fmt(capture.started_at).replace(" UTC", "") if capture.started_at else "–"
             name = f"{capture.label}\n{PLATFORM_NAMES.get(capture.platform, capture.platform)}"
