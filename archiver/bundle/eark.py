@@ -36,6 +36,7 @@ from archiver import TOOL_NAME, __version__
 from archiver.bundle import manifest as manifest_io
 from archiver.bundle.timestamp import TOKEN_NAME
 from archiver.errors import BadInputError, ConfigurationError, VerificationError
+from archiver.fileio import fsync_dir
 from archiver.models import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def build_sip(bundle_folder: Path, out_dir: Path, *, catalog_row: dict | None = 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
     log.info("wrote E-ARK SIP %s (%d files)", final, count)
     return SipResult(final, objid, count)
 
@@ -232,7 +233,7 @@ class _Writer:
         self._write_xml("METS.xml", self._package_mets(dc, premis, manifest_file, schemas, readme, rep_mets,
                                                        token_file))
         for folder, _dirs, _files in os.walk(self.root):
-            _fsync_dir(Path(folder))
+            fsync_dir(Path(folder))
         return sum(len(files) for _folder, _dirs, files in os.walk(self.root))
 
     # -- METS -----------------------------------------------------------------------------------------------
@@ -558,10 +559,3 @@ def _umask() -> int:
     os.umask(mask)
     return mask
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import stat
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver.errors import BadInputError
+from archiver.fileio import fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -60,40 +60,10 @@ def session_file(platform: str, directory: Path) -> Path:
 def save_state(state: dict, path: Path) -> None:
     """Write `state` to `path` atomically; the file is 0600 from creation on, its folder 0700 if made here."""
     path = Path(path)
-    data = json.dumps(state, ensure_ascii=False, indent=2).encode("utf-8")
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
-    try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, FILE_MODE)  # exactly 0600 whatever the umask took away
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, json.dumps(state, ensure_ascii=False, indent=2).encode("utf-8"), FILE_MODE, exact_mode=True)
+    fsync_dir(path.parent)
     log.debug("saved session state to %s", path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not possible on every system (Windows); the rename itself is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

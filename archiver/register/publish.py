@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from html import escape
@@ -27,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiver.errors import BadInputError
+from archiver.fileio import fsync_dir, write_atomic
 from archiver.models import iso, utcnow
 from archiver.register.schema import PageEntry, Register
 
@@ -206,45 +205,15 @@ def write_published(register: Register, out_dir: Path, *, generated: datetime | 
     html = to_html(register, updated)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        json_path = _write_atomic(out_dir / JSON_NAME,
-                                  (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-        html_path = _write_atomic(out_dir / HTML_NAME, html.encode("utf-8"))
+        json_text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        json_path = write_atomic(out_dir / JSON_NAME, json_text.encode("utf-8"), FILE_MODE)
+        html_path = write_atomic(out_dir / HTML_NAME, html.encode("utf-8"), FILE_MODE)
     except OSError as exc:
         where = exc.filename or out_dir
         raise BadInputError(f"cannot publish to {out_dir}: {where}: {exc.strerror or exc}") from None
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
     log.info("published %d page(s) to %s and %s (senast uppdaterad %s)", len(register.pages), html_path,
              json_path, updated.isoformat())
     return Published(html_path, json_path, updated, tuple(page.id for page in register.pages))
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not possible on every system; the renames themselves are still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
