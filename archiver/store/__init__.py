@@ -2,5 +2,6 @@
 
 from archiver.store.base import Store, StoredBundle
 from archiver.store.local import LocalStore
+from archiver.store.s3 import S3Store
 
-__all__ = ["LocalStore", "Store", "StoredBundle"]
+__all__ = ["LocalStore", "S3Store", "Store", "StoredBundle"]

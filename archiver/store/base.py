@@ -12,6 +12,8 @@ class StoredBundle:
     bundle_id: str
     location: str  # a local path, or an s3:// URL
     files: tuple[str, ...]
+    pending: bool = False  # S3: kept in the local spool, not yet uploaded and verified
+    error: str | None = None  # why the upload is pending
 
 
 class Store(Protocol):

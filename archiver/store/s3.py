@@ -1,0 +1,306 @@
+"""The S3 store: bundles go to the local spool first (a LocalStore), then up to S3, checksummed.
+
+Every bundle is stored locally exactly as the local store does, then each file is uploaded under
+`s3://bucket/prefix/YYYY/<bundle_id>/<name>` with its SHA-256 (`x-amz-checksum-sha256`, which the
+server checks against the body) and, with `object_lock_days`, in COMPLIANCE mode retained that many
+days. A key that already exists is never overwritten: an object with the same SHA-256 (left by an
+interrupted upload) is accepted, any other is refused. Each object is verified after upload (the
+server's SHA-256 and size, or a re-download when the server gives no checksum); only when every file
+of the bundle is verified is the local copy removed. A bundle whose upload failed stays in the spool:
+everything still in the spool is pending, and `sync` (a step at the start of every run) uploads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from archiver.errors import NotFoundError, StoreError
+from archiver.store.base import StoredBundle
+from archiver.store.local import BUNDLE_ID, LocalStore, check_bundle_id
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def make_client(settings):
+    """An S3 client from the standard AWS credential chain; `endpoint_url` for S3-compatible servers."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60,
+                    s3={"addressing_style": "path"} if settings.endpoint_url else None)
+    return boto3.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region, config=config)
+
+
+class S3Store:
+    name = "s3"
+
+    def __init__(self, settings, spool: LocalStore, client=None):
+        self.settings = settings
+        self.spool = spool
+        self.bucket = settings.bucket
+        self.prefix = settings.prefix.strip("/")
+        self._client = client
+        self._copies: dict[str, Path] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def root(self) -> Path:
+        """The local spool's root: the catalog lives beside it."""
+        return self.spool.root
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    # -- names -----------------------------------------------------------------------------------------
+
+    def _key_prefix(self, bundle_id: str) -> str:
+        year = BUNDLE_ID.match(check_bundle_id(bundle_id)).group(1)
+        return "/".join(p for p in (self.prefix, year, bundle_id) if p) + "/"
+
+    def location(self, bundle_id: str) -> str:
+        return f"s3://{self.bucket}/{self._key_prefix(bundle_id)}"
+
+    # -- the local side --------------------------------------------------------------------------------
+
+    def staging_dir(self, bundle_id: str) -> Path:
+        return self.spool.staging_dir(bundle_id)
+
+    def discard(self, staging: Path) -> None:
+        self.spool.discard(staging)
+
+    def sweep_stale(self) -> list[Path]:
+        return self.spool.sweep_stale()
+
+    def pending(self) -> list[str]:
+        """Bundles stored in the local spool but not (yet) verified in S3."""
+        return [b.bundle_id for b in self.spool.list()]
+
+    # -- storing ---------------------------------------------------------------------------------------
+
+    def put(self, bundle_id: str, staging: Path) -> StoredBundle:
+        """Store locally (atomically, as the local store does), then upload; a failed upload leaves it
+        pending in the spool, which the returned StoredBundle says (`pending=True`) — nothing is lost."""
+        local = self.spool.put(bundle_id, staging)
+        try:
+            self.upload(bundle_id)
+        except StoreError as exc:
+            log.warning("bundle %s is kept in the local spool %s, pending upload to %s: %s",
+                        bundle_id, local.location, self.location(bundle_id), exc)
+            return StoredBundle(bundle_id, self.location(bundle_id), local.files, pending=True,
+                                error=str(exc))
+        return StoredBundle(bundle_id, self.location(bundle_id), local.files)
+
+    def sync(self) -> dict[str, str | None]:
+        """Upload every pending bundle, oldest first: {bundle_id: None when uploaded, else the error}."""
+        outcome: dict[str, str | None] = {}
+        for bundle_id in self.pending():
+            try:
+                self.upload(bundle_id)
+                outcome[bundle_id] = None
+            except StoreError as exc:
+                log.warning("bundle %s is still pending upload: %s", bundle_id, exc)
+                outcome[bundle_id] = str(exc)
+        return outcome
+
+    def upload(self, bundle_id: str) -> None:
+        """Upload and verify every file of a spooled bundle (manifest last), then remove the local copy."""
+        local = self.spool.find(bundle_id)
+        if local is None:
+            raise StoreError(f"bundle {bundle_id} is not in the local spool {self.spool.root}")
+        folder = Path(local.location)
+        names = sorted(local.files, key=lambda n: (n == MANIFEST, n))
+        try:
+            for name in names:
+                self._upload_file(self._key_prefix(bundle_id) + name, folder / name)
+        except StoreError:
+            raise
+        except Exception as exc:  # botocore's connection and client errors
+            raise StoreError(f"upload to {self.location(bundle_id)} failed: {exc}") from exc
+        shutil.rmtree(folder, ignore_errors=True)  # another run's sync may have got there first
+        log.info("uploaded and verified %s; local copy removed", self.location(bundle_id))
+
+    def _upload_file(self, key: str, path: Path) -> None:
+        from botocore.exceptions import ClientError
+
+        digest = _sha256(path)
+        size = path.stat().st_size
+        existing = self._head(key)
+        if existing is not None:
+            if existing.get("ChecksumSHA256") == _b64(digest) and existing.get("ContentLength") == size:
+                log.info("s3://%s/%s is already there with the same SHA-256", self.bucket, key)
+                return
+            raise StoreError(f"s3://{self.bucket}/{key} already exists with other content; "
+                             "a stored object is never overwritten")
+        extra = {}
+        if self.settings.object_lock_days:
+            extra = {"ObjectLockMode": "COMPLIANCE",
+                     "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.settings.object_lock_days)}
+        with open(path, "rb") as body:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
+                                       ChecksumSHA256=_b64(digest), IfNoneMatch="*", **extra)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                    raise StoreError(f"s3://{self.bucket}/{key} appeared while uploading; not overwriting it") \
+                        from exc
+                raise
+        self._verify_object(key, digest, size)
+
+    def _head(self, key: str) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def _verify_object(self, key: str, digest: bytes, size: int) -> None:
+        head = self._head(key)
+        if head is None:
+            raise StoreError(f"s3://{self.bucket}/{key} is missing right after its upload")
+        stored = head.get("ChecksumSHA256")
+        if stored is None:  # the server keeps no checksum: download and hash
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            h = hashlib.sha256()
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                h.update(chunk)
+            stored = _b64(h.digest())
+        if stored != _b64(digest) or head.get("ContentLength") != size:
+            raise StoreError(f"s3://{self.bucket}/{key} does not match the local file after upload "
+                             f"(SHA-256 {stored}, expected {_b64(digest)})")
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def _remote_files(self, bundle_id: str) -> tuple[str, ...]:
+        prefix = self._key_prefix(bundle_id)
+        names = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            names += [obj["Key"][len(prefix):] for obj in page.get("Contents", [])]
+        return tuple(sorted(n for n in names if n and "/" not in n))
+
+    def find(self, bundle_id: str) -> StoredBundle | None:
+        local = self.spool.find(bundle_id)
+        if local is not None:
+            return StoredBundle(bundle_id, local.location, local.files, pending=True)
+        files = self._remote_files(bundle_id)
+        return StoredBundle(bundle_id, self.location(bundle_id), files) if files else None
+
+    def list(self) -> list[StoredBundle]:
+        found = {b.bundle_id: StoredBundle(b.bundle_id, b.location, b.files, pending=True)
+                 for b in self.spool.list()}
+        base = f"{self.prefix}/" if self.prefix else ""
+        ids = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+            for obj in page.get("Contents", []):
+                parts = obj["Key"][len(base):].split("/")
+                if len(parts) == 3 and BUNDLE_ID.match(parts[1]):
+                    ids.add(parts[1])
+        for bundle_id in ids - set(found):
+            found[bundle_id] = StoredBundle(bundle_id, self.location(bundle_id), self._remote_files(bundle_id))
+        return [found[k] for k in sorted(found)]
+
+    def fetch(self, bundle_id: str, name: str, dest: Path) -> Path:
+        """Download one file (or copy it from the spool while pending), checking its SHA-256 against S3's."""
+        if self.spool.find(bundle_id) is not None:
+            return self.spool.fetch(bundle_id, name, dest)
+        if dest.exists():
+            raise StoreError(f"{dest} already exists; not overwriting it")
+        key = self._key_prefix(bundle_id) + name
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise NotFoundError(f"bundle {bundle_id} has no file {name!r} in {self.location(bundle_id)}") \
+                    from exc
+            raise StoreError(f"cannot download s3://{self.bucket}/{key}: {exc}") from exc
+        tmp = dest.with_name(f".{dest.name}.part")
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in iter(lambda: response["Body"].read(1 << 20), b""):
+                    digest.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            expected = response.get("ChecksumSHA256")
+            if expected is not None and expected != _b64(digest.digest()):
+                raise StoreError(f"s3://{self.bucket}/{key}: downloaded bytes do not match its SHA-256")
+            os.rename(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
+    def local_copy(self, bundle_id: str) -> Path:
+        """The bundle as a local folder: the spool's while pending, else a download into a private temp
+        folder that lives as long as this store object (for verify and export)."""
+        local = self.spool.find(bundle_id)
+        if local is not None:
+            return Path(local.location)
+        if bundle_id not in self._copies:
+            stored = self.find(bundle_id)
+            if stored is None:
+                raise NotFoundError(f"bundle {bundle_id} is not in {self.location(bundle_id)}")
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="archiver-s3-")
+            folder = Path(self._tmp.name) / bundle_id
+            folder.mkdir()
+            for name in stored.files:
+                self.fetch(bundle_id, name, folder / name)
+            self._copies[bundle_id] = folder
+        return self._copies[bundle_id]
+
+    def path(self, bundle_id: str, name: str) -> Path:
+        path = self.local_copy(bundle_id) / name
+        if not path.is_file():
+            raise NotFoundError(f"bundle {bundle_id} has no file {name!r}")
+        return path
+
+    def replace_manifest(self, bundle_id: str, data: bytes) -> None:
+        """While pending, in the spool; in S3 a new version of manifest.json (the bucket is versioned when
+        Object Lock is on, and the first version stays retained). The PDF is never rewritten."""
+        if self.spool.find(bundle_id) is not None:
+            self.spool.replace_manifest(bundle_id, data)
+            return
+        key = self._key_prefix(bundle_id) + MANIFEST
+        digest = hashlib.sha256(data).digest()
+        extra = {}
+        if self.settings.object_lock_days:
+            extra = {"ObjectLockMode": "COMPLIANCE",
+                     "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.settings.object_lock_days)}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=_b64(digest), **extra)
+            self._verify_object(key, digest, len(data))
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot update s3://{self.bucket}/{key}: {exc}") from exc
+        if bundle_id in self._copies:
+            (self._copies[bundle_id] / MANIFEST).write_bytes(data)
