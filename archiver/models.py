@@ -30,9 +30,13 @@ class RunRequest:
     reason: str = "scheduled"
     requested_by: str = "scheduler"
     page_ids: tuple[str, ...] = ()
+    capture_keys: tuple[str, ...] = ()  # when set, only these captures ("id" or "id.mobile") of the pages
+    completes: str | None = None  # the bundle whose failed pages this run captures again (`--retry-failed`)
 
     @property
     def kind(self) -> str:
+        if self.completes:
+            return "retry"
         return "scheduled" if self.reason == "scheduled" else "pre-change" if self.reason.startswith(
             "pre-change") else "manual"
 
@@ -85,6 +89,7 @@ class PageCapture:
     images: dict = field(default_factory=dict)
     session: str | None = None  # which saved login session was used, if any
     words: list = field(default_factory=list)  # [x, y, width, height, text] in page px, for the text layer
+    attempts: int = 1  # tries within the run (capture.retries); this record is the last one's
 
     @property
     def key(self) -> str:
@@ -138,5 +143,6 @@ class PageCapture:
             "scroll": self.scroll,
             "images": self.images,
             "session": self.session,
+            "attempts": self.attempts,
             "text_layer_words": len(self.words),
         }

@@ -38,7 +38,8 @@ def browser_choice():
 
 
 def register_yaml(pages: list[dict], store: Path, *, pdfa: str = "2b", timeout_s: float = 30,
-                  max_height_px: int = 100_000, allow_private: bool = True, concurrency: int = 2) -> str:
+                  max_height_px: int = 100_000, allow_private: bool = True, concurrency: int = 2,
+                  retries: dict | None = None) -> str:
     lines = [
         "organisation: Götene kommun (test)",
         "capture:",
@@ -47,6 +48,7 @@ def register_yaml(pages: list[dict], store: Path, *, pdfa: str = "2b", timeout_s
         f"  max_height_px: {max_height_px}",
         f"  allow_private_networks: {'true' if allow_private else 'false'}",
         f"  concurrency: {concurrency}",
+        *([f"  retries: {json.dumps(retries)}"] if retries is not None else []),
         "storage:",
         f"  local: {json.dumps(str(store))}",
         "bundle:",

@@ -84,7 +84,7 @@ def test_tall_page_is_cut_at_max_height_and_says_so(site, browser_choice):
 def test_hanging_page_times_out_alone(site, browser_choice):
     started = time.monotonic()
     hung, ok = capture(browser_choice, [page("hung", f"{site}/hang"), page("ok", f"{site}/short.html")],
-                       timeout_s=4)
+                       timeout_s=4, attempts=1)  # no retry: retries have their own tests (test_retries.py)
     elapsed = time.monotonic() - started
     assert hung.status == "failed" and "timed out after 4 s" in hung.error
     assert ok.ok, ok.error

@@ -23,8 +23,11 @@ def sha256_file(path: Path) -> str:
 
 
 def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pdf_pages: int,
-                   first_pages: dict[str, int], cover_pages: int) -> dict:
-    """Everything the spec asks of a bundle's metadata; `first_pages` maps capture key → 1-based PDF page."""
+                   first_pages: dict[str, int], cover_pages: int, completes: str | None = None) -> dict:
+    """Everything the spec asks of a bundle's metadata; `first_pages` maps capture key → 1-based PDF page.
+
+    `completes` names the bundle whose failed pages this one captures again (`run --retry-failed`).
+    """
     pages = []
     for capture in captures:
         entry = capture.provenance()
@@ -40,6 +43,7 @@ def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pd
         "organisation": run.organisation,
         "reason": run.reason,
         "requested_by": run.requested_by,
+        "completes": completes,
         "run_start": iso(run.started_at),
         "run_end": iso(run.finished_at),
         "tool": {"name": TOOL_NAME, "version": __version__},

@@ -22,6 +22,7 @@ from archiver.capture.consent import Autoconsent
 from archiver.capture.inpage import script
 from archiver.capture.recipes import recipe_for
 from archiver.capture.steps import Budget, NetworkWatch, PageFailed
+from archiver.logcontext import page_id_var
 from archiver.models import PageCapture, utcnow
 from archiver.register.schema import is_private_host
 
@@ -47,6 +48,8 @@ class CaptureSettings:
     timezone: str = "Europe/Stockholm"
     consent_library: bool = True
     sessions_dir: str | None = None  # saved logins (`archiver login`); None: captures are anonymous
+    attempts: int = 2  # tries per page in one run (capture.retries.attempts); 1 = no retry
+    backoff_s: float = 10.0  # wait before the second try, doubled before each further one
 
     @classmethod
     def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
@@ -60,6 +63,8 @@ class CaptureSettings:
             allow_private_networks=capture.allow_private_networks,
             concurrency=capture.concurrency,
             sessions_dir=str(sessions_dir) if sessions_dir else None,
+            attempts=capture.retries.attempts,
+            backoff_s=capture.retries.backoff_s,
         )
 
 
@@ -156,6 +161,7 @@ async def visitor_user_agents(browser) -> dict[str, str]:
 async def capture_page(browser, page, settings: CaptureSettings, user_agents: dict[str, str] | None = None,
                        variant: str = "desktop") -> PageCapture:
     """Capture one register page within `settings.timeout_s`; never raises for a page's own failure."""
+    page_id_var.set(page.id if variant == "desktop" else f"{page.id}.{variant}")  # for log lines
     capture = PageCapture(page_id=page.id, platform=page.platform, requested_url=page.url,
                           owner=page.owner, name=getattr(page, "name", None), variant=variant)
     capture.started_at = utcnow()
@@ -200,20 +206,65 @@ def capture_jobs(pages: Sequence, last_seconds: dict[str, float] | None = None) 
     return jobs
 
 
+# HTTP statuses that say "try again later" rather than "this page is not there".
+RETRY_HTTP_STATUSES = frozenset({408, 425, 429})
+
+
+def worth_retrying(capture: PageCapture) -> bool:
+    """Whether a failure may pass within seconds: timeouts, network/browser errors, HTTP 5xx/408/425/429.
+
+    A login wall, an unavailable or missing page (404/410), an expired session or another 4xx will
+    look the same on the next try, so those are not retried.
+    """
+    if capture.ok:
+        return False
+    if capture.failure == "error" and "ERR_BLOCKED_BY_CLIENT" in (capture.error or ""):
+        return False  # our own private-address guard refused it; it will refuse it again
+    if capture.failure in ("timeout", "error"):
+        return True
+    if capture.failure == "http":
+        return capture.http_status is None or capture.http_status >= 500 or (
+            capture.http_status in RETRY_HTTP_STATUSES)
+    return False
+
+
+def _key(page, variant: str) -> str:
+    return page.id if variant == "desktop" else f"{page.id}.{variant}"
+
+
 async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_done=None,
-                        last_seconds: dict[str, float] | None = None) -> list[PageCapture]:
-    """Capture pages with at most `settings.concurrency` at once; results in register order."""
+                        last_seconds: dict[str, float] | None = None,
+                        only_keys: Sequence[str] = ()) -> list[PageCapture]:
+    """Capture pages with at most `settings.concurrency` at once; results in register order.
+
+    A failure `worth_retrying` is tried again, up to `settings.attempts` tries, after a backoff that is
+    slept outside the concurrency gate so the other pages keep every slot meanwhile. `only_keys`
+    limits the captures to those keys ("id" or "id.mobile").
+    """
     gate = asyncio.Semaphore(settings.concurrency)
     user_agents = await visitor_user_agents(browser)
+    wanted = set(only_keys)
 
     async def one(page, variant):
-        async with gate:
-            result = await capture_page(browser, page, settings, user_agents, variant)
+        earlier: list[str] = []
+        for attempt in range(1, max(1, settings.attempts) + 1):
+            async with gate:
+                result = await capture_page(browser, page, settings, user_agents, variant)
+            result.attempts = attempt
+            if attempt == settings.attempts or not worth_retrying(result):
+                break
+            wait = settings.backoff_s * 2 ** (attempt - 1)
+            earlier.append(f"attempt {attempt} failed ({result.error}); tried again after {wait:g} s")
+            log.info("%s (%s): attempt %d failed (%s); trying again in %g s", page.id, variant, attempt,
+                     result.failure, wait)
+            await asyncio.sleep(wait)
+        result.warnings[:0] = earlier
         if on_done:
             on_done(result)
         return result
 
-    captures = await asyncio.gather(*(one(p, v) for p, v in capture_jobs(pages, last_seconds)))
+    jobs = [job for job in capture_jobs(pages, last_seconds) if not wanted or _key(*job) in wanted]
+    captures = await asyncio.gather(*(one(p, v) for p, v in jobs))
     order = {job_key: index for index, job_key in enumerate(
         (p.id, v) for p, v in capture_jobs(pages))}
     return sorted(captures, key=lambda c: order[(c.page_id, c.variant)])

@@ -18,6 +18,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     update,
 )
@@ -38,6 +39,7 @@ runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=False),
     Column("status", String(16), nullable=False),  # complete | partial | failed
+    Column("completes", String(64)),  # a retry run (`run --retry-failed`): the run whose failures it redoes
 )
 run_pages = Table(
     "run_pages", metadata,
@@ -99,6 +101,7 @@ class Catalog:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     def record_bundle(self, manifest: dict, kind: str, store: str, location: str,
                       manifest_sha256: str) -> None:
@@ -110,7 +113,7 @@ class Catalog:
             conn.execute(insert(runs).values(
                 id=manifest["bundle_id"], organisation=manifest["organisation"], reason=manifest["reason"],
                 kind=kind, requested_by=manifest["requested_by"], started_at=_parse(manifest["run_start"]),
-                finished_at=_parse(manifest["run_end"]), status=status))
+                finished_at=_parse(manifest["run_end"]), status=status, completes=manifest.get("completes")))
             conn.execute(insert(run_pages), [{
                 "run_id": manifest["bundle_id"], "page_id": p.get("key", p["id"]), "platform": p["platform"], "url": p["requested_url"],
                 "final_url": p["final_url"], "status": p["status"], "error": p["error"],
@@ -124,7 +127,7 @@ class Catalog:
 
     def list_bundles(self) -> list[dict]:
         query = (select(bundles, runs.c.reason, runs.c.kind, runs.c.requested_by, runs.c.status,
-                        runs.c.started_at)
+                        runs.c.started_at, runs.c.completes)
                  .join(runs, runs.c.id == bundles.c.run_id).order_by(bundles.c.created_at))
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
@@ -154,15 +157,25 @@ class Catalog:
         return {"dnr": dnr, "registered_by": by, "registered_at": at}
 
     def last_complete_scheduled_run(self) -> tuple[datetime, set[str]] | None:
-        """Start time and page ids of the newest scheduled run in which every page was captured."""
-        query = (select(runs.c.id, runs.c.started_at).where(runs.c.kind == "scheduled", runs.c.status == "complete")
-                 .order_by(runs.c.started_at.desc()).limit(1))
+        """Start time and page ids of the newest scheduled run in which every page was captured.
+
+        A scheduled run whose failed pages were all captured by retry runs that complete it
+        (`run --retry-failed`) counts as complete, from its own start time.
+        """
+        query = (select(runs.c.id, runs.c.started_at, runs.c.status).where(runs.c.kind == "scheduled")
+                 .order_by(runs.c.started_at.desc()))
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-            if row is None:
-                return None
-            ids = set(conn.scalars(select(run_pages.c.page_id).where(run_pages.c.run_id == row.id)))
-        return _utc(row.started_at), ids
+            for row in conn.execute(query).all():
+                pages = conn.execute(select(run_pages.c.page_id, run_pages.c.status)
+                                     .where(run_pages.c.run_id == row.id)).all()
+                missing = {p.page_id for p in pages if p.status != "ok"}
+                if row.status != "complete" and missing:
+                    retried = conn.scalars(select(run_pages.c.page_id).join(runs, runs.c.id == run_pages.c.run_id)
+                                           .where(runs.c.completes == row.id, run_pages.c.status == "ok"))
+                    missing -= set(retried)
+                if not missing:
+                    return _utc(row.started_at), {p.page_id for p in pages}
+        return None
 
     def last_capture_seconds(self) -> dict[str, float]:
         """How long each page (capture key) took the last time it was captured, load to last pixel."""
@@ -181,6 +194,16 @@ class Catalog:
         rows = conn.execute(select(registrations).where(registrations.c.bundle_id == bundle_id)
                             .order_by(registrations.c.id))
         return [_utc_row(dict(r._mapping)) for r in rows]
+
+
+def _add_missing_columns(engine) -> None:
+    """`create_all` makes missing tables but never alters existing ones: add the nullable columns newer
+    versions brought (runs.completes) to a catalog made before them."""
+    have = {column["name"] for column in inspect(engine).get_columns("runs")}
+    if "completes" not in have:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN completes VARCHAR(64)")
+        log.info("catalog: added column runs.completes")
 
 
 def _utc_row(row: dict) -> dict:
