@@ -1,0 +1,120 @@
+"""E-mail after a run: to the communicators and the registrar, in Swedish, over SMTP (register `notify:`).
+
+Every front (run, snapshot, the scheduler, demo) calls `notify_run` after the pipeline returns. A mail
+that cannot be sent never fails the run: the bundle is already stored; a warning is logged and the
+outcome says why, for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from archiver.models import PageCapture, RunRequest
+
+log = logging.getLogger(__name__)
+
+FAILURE_SV = {
+    "login_wall": "sidan kräver inloggning",
+    "unavailable": "sidan finns inte eller är inte tillgänglig",
+    "session_expired": "den sparade inloggningen har gått ut",
+    "timeout": "tidsgränsen överskreds",
+    "http": "webbservern svarade med ett fel",
+    "error": "tekniskt fel",
+}
+
+
+def _pages(n: int) -> str:
+    return "sida" if n == 1 else "sidor"
+
+
+def subject(organisation: str, captures: list[PageCapture]) -> str:
+    failed = sum(1 for c in captures if not c.ok)
+    total = len(captures)
+    if failed:
+        return (f"Arkivering: {failed} {_pages(failed)} misslyckades "
+                f"({total - failed} av {total} arkiverade) – {organisation}")
+    return f"Arkivering klar: {total} av {total} {_pages(total)} – {organisation}"
+
+
+def body(organisation: str, request: RunRequest, result) -> str:
+    captured = [c for c in result.captures if c.ok]
+    failed = [c for c in result.captures if not c.ok]
+    lines = [
+        f"Arkivering av sociala medier för {organisation}",
+        "",
+        f"Anledning:    {request.reason}",
+        f"Beställd av:  {request.requested_by}",
+        f"Paket-id:     {result.bundle_id}",
+        f"Lagrat i:     {result.location}",
+        f"PDF:          {result.pdf}",
+        f"Manifest:     {result.manifest}",
+        "",
+        f"Arkiverade sidor ({len(captured)} av {len(result.captures)}):",
+    ]
+    lines += [f"  - {c.label}: {c.final_url or c.requested_url}" for c in captured] or ["  (inga)"]
+    if failed:
+        lines += ["", f"Misslyckade sidor ({len(failed)}):"]
+        for c in failed:
+            why = FAILURE_SV.get(c.failure or "", "okänt fel")
+            lines.append(f"  - {c.label} ({c.requested_url}): {why} [{c.failure or 'error'}]: {c.error or ''}")
+        lines += ["", "De misslyckade sidorna är namngivna i paketet; övriga sidor är arkiverade."]
+    lines += ["", "Paketet diarieförs med: archiver register " + result.bundle_id + ' --dnr "…" --by NAMN',
+              "", "Detta meddelande skickades automatiskt av archiver."]
+    return "\n".join(lines) + "\n"
+
+
+def build_message(settings, organisation: str, request: RunRequest, result) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject(organisation, result.captures)
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message.set_content(body(organisation, request, result))
+    return message
+
+
+def send(settings, message: EmailMessage) -> None:
+    """Send over SMTP as `settings` says; raises OSError/smtplib.SMTPException/LookupError on failure."""
+    password = None
+    if settings.password_env:
+        password = os.environ.get(settings.password_env)
+        if password is None:
+            raise LookupError(f"environment variable {settings.password_env} (notify.password_env) is not set")
+    timeout = settings.timeout_s
+    if settings.security == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout,
+                                                context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    with client:
+        if settings.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if settings.username:
+            client.login(settings.username, password or "")
+        client.send_message(message, to_addrs=list(settings.recipients))
+
+
+def notify_run(register, request: RunRequest, result) -> dict | None:
+    """Mail the run's outcome; None when the register has no `notify:` section.
+
+    Returns {"notified": True} or {"notified": False, "notify_error": "..."}; never raises for a mail
+    problem.
+    """
+    settings = getattr(register, "notify", None)
+    if settings is None:
+        return None
+    try:
+        send(settings, build_message(settings, register.organisation, request, result))
+    except (OSError, smtplib.SMTPException, LookupError, ValueError) as exc:
+        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, LookupError) else str(exc)
+        log.warning("bundle %s is stored, but the notification e-mail was NOT sent: %s", result.bundle_id,
+                    error)
+        return {"notified": False, "notify_error": error}
+    log.info("notification e-mail sent to %s", ", ".join(settings.recipients))
+    return {"notified": True}

@@ -1,0 +1,137 @@
+"""Item 5: an e-mail after each run, through a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from conftest import register_yaml, run_cli
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "hemligt-losen-4711"  # smtplib sends AUTH as ASCII only
+RECIPIENTS = ["kommunikation@gotene.example", "registrator@gotene.example"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        self.logins.append((login, password))
+        return AuthResult(success=login == "archiver" and password == PASSWORD)
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
+
+
+def notify_yaml(port: int, *, auth: bool = True) -> str:
+    lines = ["notify:", "  smtp_host: 127.0.0.1", f"  smtp_port: {port}", "  security: none",
+             "  sender: arkivet@gotene.example", f"  recipients: {json.dumps(RECIPIENTS)}"]
+    if auth:
+        lines += ["  username: archiver", "  password_env: TEST_ARCHIVER_SMTP_PASSWORD"]
+    return "\n".join(lines) + "\n"
+
+
+def write(tmp_path: Path, pages: list[dict], extra: str) -> Path:
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml(pages, tmp_path / "store") + extra, encoding="utf-8")
+    return registry
+
+
+def test_run_mails_recipients_with_pages_failure_and_env_password(site, tmp_path, smtp_server, monkeypatch):
+    port, inbox = smtp_server
+    monkeypatch.setenv("TEST_ARCHIVER_SMTP_PASSWORD", PASSWORD)
+    registry = write(tmp_path, [{"id": "short", "url": f"{site}/short.html"},
+                                {"id": "gone", "url": f"{site}/gone"}], notify_yaml(port))
+    result = run_cli("run", "--json", "--reason", "halvårsarkivering", "--by", "Kim Registrator",
+                     registry=registry)
+    assert result.returncode == 1, result.stderr
+    out = json.loads(result.stdout)
+    assert out["notified"] is True and "notify_error" not in out, out.get("notify_error")
+    assert inbox.logins == [("archiver", PASSWORD)]
+    assert len(inbox.messages) == 1
+    rcpt, raw = inbox.messages[0]
+    assert sorted(rcpt) == sorted(RECIPIENTS)
+    mail = message_from_bytes(raw, policy=default_policy)
+    assert mail["Subject"].startswith("Arkivering: 1 sida misslyckades")
+    assert "Götene kommun (test)" in mail["Subject"]
+    text = mail.get_content()
+    for expected in ("Götene kommun (test)", "halvårsarkivering", "Kim Registrator", out["bundle_id"],
+                     str(Path(out["manifest"]).parent), "short:", "gone (", "unavailable",
+                     "Misslyckade sidor (1)", "Arkiverade sidor (1 av 2)"):
+        assert expected in text, expected
+    # the password is read from the environment and written nowhere
+    manifest = Path(out["manifest"]).read_text(encoding="utf-8")
+    for where in (result.stdout, result.stderr, manifest, text, registry.read_text(encoding="utf-8")):
+        assert PASSWORD not in where
+
+
+def test_smtp_down_still_stores_the_bundle_and_warns(site, tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_ARCHIVER_SMTP_PASSWORD", raising=False)
+    registry = write(tmp_path, [{"id": "short", "url": f"{site}/short.html"}],
+                     notify_yaml(free_port(), auth=False))  # nothing listens there
+    result = run_cli("run", registry=registry)
+    assert result.returncode == 0, result.stderr
+    assert "notification e-mail was NOT sent" in result.stderr
+    assert "notified: NO" in result.stdout
+    manifest = next((tmp_path / "store").glob("*/*/manifest.json"))
+    assert json.loads(manifest.read_text(encoding="utf-8"))["bundle_id"]
+    listing = json.loads(run_cli("bundles", "list", "--json", registry=registry).stdout)
+    assert len(listing) == 1
+
+
+def test_missing_password_env_is_reported_not_fatal(site, tmp_path, smtp_server, monkeypatch):
+    port, inbox = smtp_server
+    monkeypatch.delenv("TEST_ARCHIVER_SMTP_PASSWORD", raising=False)
+    registry = write(tmp_path, [{"id": "short", "url": f"{site}/short.html"}], notify_yaml(port))
+    result = run_cli("snapshot", "short", "--reason", "ny profilbild", "--by", "Kim", "--json",
+                     registry=registry)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["notified"] is False
+    assert "TEST_ARCHIVER_SMTP_PASSWORD" in out["notify_error"]
+    assert inbox.messages == []
+
+
+@pytest.mark.parametrize("section, field", [
+    ("notify:\n  smtp_host: mail.example\n  sender: nope\n  recipients: [a@b.se]\n", "notify.sender"),
+    ("notify:\n  smtp_host: mail.example\n  sender: a@b.se\n  recipients: []\n", "notify.recipients"),
+    (("notify:\n  smtp_host: mail.example\n  sender: a@b.se\n  recipients: [a@b.se]\n  username: u\n"
+      "  password_env: 'hunter 2'\n"), "notify.password_env"),
+    ("notify:\n  smtp_host: mail.example\n  sender: a@b.se\n  recipients: [a@b.se]\n  pasword_env: X\n",
+     "notify.pasword_env"),
+])
+def test_bad_notify_section_is_refused_with_file_line(tmp_path, section, field):
+    registry = write(tmp_path, [{"id": "short", "url": "https://example.com/"}], section)
+    result = run_cli("pages", "check", registry=registry)
+    assert result.returncode == 2
+    assert f"{registry}:" in result.stderr and field in result.stderr, result.stderr
