@@ -45,3 +45,9 @@ class StoreError(ArchiverError):
 
 class VerificationError(ArchiverError):
     """A bundle failed verification (changed bytes, bad PDF/A)."""
+
+
+class BusyError(ArchiverError):
+    """Another run holds the store's lock; nothing was done. Exit 75 (EX_TEMPFAIL): try again later."""
+
+    exit_code = 75

@@ -17,6 +17,7 @@ from archiver.bundle import timestamp
 from archiver.bundle.pdf import RunInfo, build_pdf
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
 from archiver.catalog import Catalog
+from archiver.logcontext import run_id_var
 from archiver.models import PageCapture, RunRequest, new_bundle_id, utcnow
 from archiver.register.schema import TimestampSettings
 from archiver.store import Store
@@ -32,6 +33,7 @@ class RunResult:
     manifest: str
     captures: list[PageCapture]
     timestamp: dict | None = None  # the trusted-timestamp outcome when the register configures one
+    upload: dict | None = None  # S3: {"status": "uploaded"|"pending", "location", "error"}
 
     @property
     def failed(self) -> list[PageCapture]:
@@ -44,12 +46,15 @@ class RunResult:
             "manifest": self.manifest,
             "pages": [{"id": c.page_id, "variant": c.variant, "status": c.status, "error": c.error,
                        "failure": c.failure} for c in self.captures],
-        } | ({"timestamp": self.timestamp} if self.timestamp is not None else {})
+        } | ({"timestamp": self.timestamp} if self.timestamp is not None else {}) \
+          | ({"upload": self.upload} if self.upload is not None else {})
 
 
-async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds):
+async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds,
+                       only_keys=()):
     async with launch_browser(choice) as browser:
-        captures = await capture_pages(browser, pages, settings, on_done=on_page, last_seconds=last_seconds)
+        captures = await capture_pages(browser, pages, settings, on_done=on_page, last_seconds=last_seconds,
+                                       only_keys=only_keys)
         return captures, browser.version
 
 
@@ -59,12 +64,15 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     pages = register.select(list(request.page_ids))
     started = utcnow()
     bundle_id = new_bundle_id(started)
+    run_id_var.set(bundle_id)  # every log line of this run carries its id (archiver/logcontext.py)
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
+    _sync_pending(store)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page,
-                                                         catalog.last_capture_seconds()))
+                                                         catalog.last_capture_seconds(),
+                                                         request.capture_keys))
     run_info = RunInfo(
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
         requested_by=request.requested_by, started_at=started, finished_at=utcnow(),
@@ -77,7 +85,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
         pdf_path = staging / f"{bundle_id}.pdf"
         layout = build_pdf(run_info, captures, pdf_path)
         manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages, layout.first_pages,
-                                              layout.cover_pages)
+                                              layout.cover_pages, completes=request.completes)
         manifest_path = staging / manifest_io.MANIFEST_NAME
         manifest_path.write_bytes(manifest_io.dump(manifest))
         stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
@@ -88,9 +96,27 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
         raise
 
     catalog.record_bundle(manifest, request.kind, store.name, stored.location, manifest_sha)
-    location = Path(stored.location)
-    return RunResult(bundle_id, stored.location, str(location / pdf_path.name),
-                     str(location / manifest_io.MANIFEST_NAME), captures, stamp)
+    upload = None
+    if store.name == "s3":
+        upload = {"status": "pending" if stored.pending else "uploaded", "location": stored.location,
+                  "error": stored.error}
+    if stored.location.startswith("s3://"):
+        pdf, manifest_file = stored.location + pdf_path.name, stored.location + manifest_io.MANIFEST_NAME
+    else:
+        pdf, manifest_file = str(Path(stored.location) / pdf_path.name), \
+            str(Path(stored.location) / manifest_io.MANIFEST_NAME)
+    return RunResult(bundle_id, stored.location, pdf, manifest_file, captures, stamp, upload)
+
+
+def _sync_pending(store: Store) -> None:
+    """Step: a store that uploads (S3) first uploads the bundles an earlier run left pending in its local
+    spool; one that still fails stays pending and does not stop this run."""
+    sync = getattr(store, "sync", None)
+    if sync is None:
+        return
+    for bundle_id, error in sync().items():
+        if error is None:
+            log.info("pending bundle %s uploaded", bundle_id)
 
 
 def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,

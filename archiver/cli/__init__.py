@@ -9,10 +9,11 @@ import click
 
 from archiver import __version__
 from archiver.cli.bundles import bundles, register_bundle
-from archiver.cli.common import Services, configure_logging
+from archiver.cli.common import LOG_FORMATS, Services, configure_logging
 from archiver.cli.login import login
 from archiver.cli.pages import pages
 from archiver.cli.run import demo, run, snapshot
+from archiver.cli.scheduler import scheduler
 from archiver.errors import ArchiverError
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,13 @@ log = logging.getLogger(__name__)
               type=click.Path(dir_okay=False), help="The register of pages (or set ARCHIVER_REGISTRY).")
 @click.option("-v", "--verbose", count=True, help="More log detail on stderr (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), envvar="ARCHIVER_LOG_FORMAT", default="auto",
+              show_default=True, help="Logs on stderr: auto (progress display on a terminal, plain lines "
+              "otherwise), plain, or json (one object per line); or set ARCHIVER_LOG_FORMAT.")
 @click.pass_context
-def cli(ctx: click.Context, registry: str, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, registry: str, verbose: int, quiet: bool, log_format: str) -> None:
     """Archive social-media pages as exact, verifiable PDF/A bundles."""
-    configure_logging(logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO)
+    configure_logging(logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO, log_format)
     ctx.obj = Services(registry)
 
 
@@ -38,6 +42,7 @@ cli.add_command(bundles)
 cli.add_command(register_bundle)
 cli.add_command(demo)
 cli.add_command(login)
+cli.add_command(scheduler)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,6 +27,10 @@ def bundles() -> None:
 def list_bundles(services: Services, as_json: bool) -> None:
     """List the bundles in the catalog, oldest first."""
     rows = services.catalog.list_bundles()
+    pending = set(services.store.pending()) if hasattr(services.store, "pending") else None
+    if pending is not None:
+        for row in rows:
+            row["upload_pending"] = row["id"] in pending
     if as_json:
         echo_json(rows)
         return
@@ -36,7 +40,8 @@ def list_bundles(services: Services, as_json: bool) -> None:
         ok = sum(p["status"] == "ok" for p in row["pages"])
         dnr = ", ".join(r["dnr"] for r in row["registrations"]) or "not registered"
         click.echo(f"{row['id']}  {row['status']:<8} {ok}/{len(row['pages'])} pages  {row['reason']}  [{dnr}]")
-        click.echo(f"    {row['location']}")
+        click.echo(f"    {row['location']}" + ("  (upload pending; in the local spool)"
+                                                  if row.get("upload_pending") else ""))
 
 
 @bundles.command("get")
@@ -51,7 +56,8 @@ def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = [row["pdf_name"], manifest_io.MANIFEST_NAME]
-    if (Path(row["location"]) / TOKEN_NAME).is_file():
+    stored = services.store.find(bundle_id)
+    if stored is not None and TOKEN_NAME in stored.files:
         names.append(TOKEN_NAME)
     for name in names:
         if (out / name).exists():
@@ -69,7 +75,10 @@ def verify(services: Services, target: str, as_json: bool) -> None:
     path = Path(target)
     if BUNDLE_ID.match(target) and not path.exists():
         catalog_row = services.catalog.get_bundle(target)
-        folder = Path(catalog_row["location"])
+        if catalog_row["location"].startswith("s3://"):  # downloaded into a private temp folder
+            folder = services.store.local_copy(target)
+        else:
+            folder = Path(catalog_row["location"])
     elif path.exists():
         folder = path if path.is_dir() else path.parent
         manifest_path = folder / manifest_io.MANIFEST_NAME

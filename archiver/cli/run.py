@@ -13,8 +13,11 @@ from archiver import pipeline
 from archiver.capture import find_browser
 from archiver.capture.session import sessions_dir
 from archiver.cli.common import Services, echo_json, pass_services
+from archiver.cli.progress import page_progress
 from archiver.errors import BadInputError
-from archiver.models import PageCapture, RunRequest, iso, utcnow
+from archiver.lock import store_lock
+from archiver.models import RunRequest, iso, utcnow
+from archiver.notify import notify_run
 from archiver.schedule import due_status
 
 log = logging.getLogger(__name__)
@@ -22,25 +25,27 @@ log = logging.getLogger(__name__)
 
 def _report(services: Services, request: RunRequest, as_json: bool) -> int:
     register = services.register
-    register.select(list(request.page_ids))  # unknown ids are bad input, refused before the browser starts
+    selected = register.select(list(request.page_ids))  # unknown ids are bad input, refused before the browser
     browser = find_browser()
 
-    def progress(capture: PageCapture) -> None:
-        if not as_json:
-            mark = "ok" if capture.ok else f"FAILED: {capture.error}"
-            click.echo(f"  {capture.label}: {mark}", err=True)
-
-    result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
-                          browser=browser, sessions_dir=sessions_dir(), on_page=progress)
+    with page_progress(sum(2 if page.mobile else 1 for page in selected), as_json) as progress:
+        result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
+                              browser=browser, sessions_dir=sessions_dir(), on_page=progress)
+    notified = notify_run(register, request, result)  # never raises: a mail problem is only reported
     if as_json:
-        echo_json(result.as_dict())
+        echo_json(result.as_dict() | (notified or {}))
     else:
         ok = len(result.captures) - len(result.failed)
         click.echo(f"bundle {result.bundle_id}: {ok} of {len(result.captures)} page(s) captured")
         click.echo(f"PDF:      {result.pdf}")
         click.echo(f"manifest: {result.manifest}")
+        if result.upload is not None and result.upload["status"] == "pending":
+            click.echo(f"upload:   PENDING, kept in the local spool: {result.upload['error']}")
         for capture in result.failed:
             click.echo(f"failed:   {capture.label}: {capture.error}")
+        if notified is not None:
+            click.echo("notified: e-mail sent" if notified["notified"]
+                       else f"notified: NO, e-mail not sent: {notified['notify_error']}")
     return 1 if result.failed else 0
 
 
@@ -57,13 +62,25 @@ def _reason_and_by(reason: str | None, by: str | None) -> tuple[str, str]:
 @click.option("--page", "page_ids", multiple=True, metavar="ID", help="Capture only this page (repeatable).")
 @click.option("--reason", help="Why this run is made; default 'scheduled'.")
 @click.option("--by", help="Who asked for it; default 'scheduler' for scheduled runs, else your user name.")
+@click.option("--retry-failed", "retry_of", metavar="BUNDLE_ID",
+              help="Capture again the pages that failed in this bundle, into a new bundle that completes it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @pass_services
 @click.pass_context
 def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str | None,
-        by: str | None, as_json: bool) -> None:
+        by: str | None, retry_of: str | None, as_json: bool) -> None:
     """Capture pages, build the PDF/A bundle, store it and record it in the catalog."""
+    if retry_of is not None:
+        with store_lock(Path(services.register.storage.local)):  # one run at a time, retries included
+            ctx.exit(_retry_failed(services, retry_of, reason, by, as_json, if_due=if_due, page_ids=page_ids))
     reason, by = _reason_and_by(reason, by)
+    services.register.select(list(page_ids))  # unknown ids are refused before the lock creates the store
+    with store_lock(Path(services.register.storage.local)):  # the due check too: two callers never both run
+        ctx.exit(_run_locked(services, if_due, page_ids, reason, by, as_json))
+
+
+def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str, by: str,
+                as_json: bool) -> int:
     if if_due:
         register = services.register
         last = services.catalog.last_complete_scheduled_run()
@@ -74,9 +91,33 @@ def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[st
                 echo_json({"due": False, "next_due": iso(status.next_due)})
             else:
                 click.echo(f"not due: {status.why}")
-            ctx.exit(0)
+            return 0
         log.info("run is due: %s", status.why)
-    ctx.exit(_report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json))
+    return _report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json)
+
+
+def _retry_failed(services: Services, bundle_id: str, reason: str | None, by: str | None, as_json: bool, *,
+                  if_due: bool, page_ids: tuple[str, ...]) -> int:
+    from archiver.retry import plan_retry
+
+    if if_due or page_ids:
+        raise BadInputError("--retry-failed retries the failed pages of one bundle; it takes no --if-due or --page")
+    if reason is not None and not reason.strip():
+        raise BadInputError("--reason must not be empty")
+    plan = plan_retry(services.catalog, services.register, bundle_id.strip(), by or getpass.getuser(), reason)
+    if plan.dropped:
+        log.warning("not retried, no longer in the register: %s", ", ".join(plan.dropped))
+    if plan.request is None:
+        if as_json:
+            echo_json(plan.as_dict())
+        elif plan.failed:
+            click.echo(f"nothing to retry: the failed pages of {bundle_id} are no longer in the register "
+                       f"({', '.join(plan.dropped)})")
+        else:
+            click.echo(f"nothing to retry: every page of {bundle_id} was captured (in it or by a retry)")
+        return 0
+    log.info("retrying %s for %s", ", ".join(plan.request.capture_keys), plan.completes)
+    return _report(services, plan.request, as_json)
 
 
 @click.command()
@@ -91,7 +132,9 @@ def snapshot(ctx: click.Context, services: Services, page_id: str, reason: str, 
     if not reason.strip() or not by.strip():
         raise BadInputError("--reason and --by must not be empty")
     request = RunRequest(reason=f"pre-change: {reason.strip()}", requested_by=by.strip(), page_ids=(page_id,))
-    ctx.exit(_report(services, request, as_json))
+    services.register.select([page_id])  # an unknown id is refused before the lock creates the store
+    with store_lock(Path(services.register.storage.local)):
+        ctx.exit(_report(services, request, as_json))
 
 
 @click.command()

@@ -172,6 +172,13 @@ class Viewport(_Model):
     height: int = Field(900, ge=320, le=4320, strict=True)
 
 
+class RetrySettings(_Model):
+    """Retrying a page whose failure may pass within seconds (timeout, network error, HTTP 5xx/429/408)."""
+
+    attempts: int = Field(2, ge=1, le=10, strict=True)  # tries per page in one run; 1 = no retry
+    backoff_s: float = Field(10.0, ge=0, le=3600)  # wait before the 2nd try; doubled before each further one
+
+
 class CaptureSettings(_Model):
     viewport: Viewport = Viewport()
     timeout_s: float = Field(90.0, gt=0, le=3600)
@@ -180,10 +187,26 @@ class CaptureSettings(_Model):
     concurrency: int = Field(2, ge=1, le=16, strict=True)
     max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
     scroll_budget_s: float = Field(30.0, ge=0, le=3600)
+    retries: RetrySettings = RetrySettings()
+
+
+def _check_cron(value: str) -> str:
+    """Five crontab fields (minute hour day month weekday), as APScheduler's CronTrigger reads them."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    value = " ".join(value.split())
+    if len(value.split(" ")) != 5:
+        raise PydanticCustomError("cron", "cron expression must have 5 fields (minute hour day month weekday)")
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise PydanticCustomError("cron", "bad cron expression: {reason}", {"reason": str(exc)}) from None
+    return value
 
 
 class ScheduleSettings(_Model):
     interval_months: int = Field(6, ge=1, le=120, strict=True)
+    cron: Annotated[str, AfterValidator(_check_cron)] = "0 6 1 1,7 *"   # for `archiver scheduler`
 
 
 class S3Settings(_Model):
@@ -230,6 +253,47 @@ class BundleSettings(_Model):
     timestamp: TimestampSettings | None = None
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAIL_ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+$")
+
+
+def _check_mail_address(value: str) -> str:
+    value = value.strip()
+    if not _MAIL_ADDRESS.fullmatch(value):
+        raise PydanticCustomError("mail_address", "'{value}' is not an e-mail address (name@example.se)",
+                                  {"value": value})
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise PydanticCustomError("env_name", "must be the NAME of an environment variable holding the "
+                                  "password (e.g. ARCHIVER_SMTP_PASSWORD), never the password itself")
+    return value
+
+
+MailAddress = Annotated[str, AfterValidator(_check_mail_address)]
+
+
+class NotifySettings(_Model):
+    """E-mail after every run (archiver/notify.py); the password is read from the env var `password_env`."""
+
+    smtp_host: Text
+    smtp_port: int = Field(587, ge=1, le=65535, strict=True)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: Annotated[str, AfterValidator(_check_env_name)] | None = None
+    sender: MailAddress
+    recipients: Annotated[list[MailAddress], Field(min_length=1)]
+    timeout_s: float = Field(30.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> NotifySettings:
+        if bool(self.username) != bool(self.password_env):
+            raise PydanticCustomError("login_pair", "username and password_env go together: give both or neither")
+        return self
+
+
 class PageEntry(_Model):
     id: PageId
     platform: Platform
@@ -246,6 +310,7 @@ class Register(_Model):
     capture: CaptureSettings = CaptureSettings()
     storage: StorageSettings = StorageSettings()
     bundle: BundleSettings = BundleSettings()
+    notify: NotifySettings | None = None
     pages: Annotated[list[PageEntry], AfterValidator(_check_has_pages)]
     _source_path: Path | None = PrivateAttr(None)
 

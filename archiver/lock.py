@@ -1,0 +1,43 @@
+"""One run at a time per store: an exclusive `flock` on `<storage.local>/.archiver.lock`.
+
+The kernel drops the lock when the holder exits, however it exits, so a crash never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from archiver.errors import BusyError, ConfigurationError
+
+LOCK_NAME = ".archiver.lock"
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def store_lock(store_root: Path) -> Iterator[Path]:
+    """Hold the store's run lock, or raise BusyError at once (never waits)."""
+    root = Path(store_root)
+    path = root / LOCK_NAME
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot open the run lock {path}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise BusyError(f"another archiver run is in progress (pid {holder}, lock {path}); "
+                            "nothing was done, try again later") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        log.debug("holding %s", path)
+        yield path
+    finally:
+        os.close(fd)
