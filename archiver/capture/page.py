@@ -189,21 +189,29 @@ async def capture_page(browser, page, settings: CaptureSettings, user_agents: di
     return capture
 
 
-def capture_jobs(pages: Sequence, last_seconds: dict[str, float] | None = None) -> list[tuple[object, str]]:
+def capture_jobs(pages: Sequence, last_seconds: dict[str, float] | None = None,
+                 only_keys: Sequence[str] = ()) -> list[tuple[object, str]]:
     """Each page's desktop capture, and a mobile one beside it where the register asks for it.
 
-    With the time each took last run, the longest start first: a tall page left for last would
-    otherwise run alone while the other slots sit idle.
+    `only_keys` limits them to those capture keys ("id" or "id.mobile"). With the time each took last
+    run, the longest start first: a tall page left for last would otherwise run alone while the other
+    slots sit idle.
     """
     jobs = []
     for page in pages:
         jobs.append((page, "desktop"))
         if getattr(page, "mobile", False):
             jobs.append((page, "mobile"))
+    if only_keys:
+        wanted = set(only_keys)
+        jobs = [job for job in jobs if _key(*job) in wanted]
     if last_seconds:
-        key = lambda job: job[0].id if job[1] == "desktop" else f"{job[0].id}.{job[1]}"
-        jobs.sort(key=lambda job: -last_seconds.get(key(job), float("inf")))
+        jobs.sort(key=lambda job: -last_seconds.get(_key(*job), float("inf")))
     return jobs
+
+
+def _key(page, variant: str) -> str:
+    return page.id if variant == "desktop" else f"{page.id}.{variant}"
 
 
 # HTTP statuses that say "try again later" rather than "this page is not there".
@@ -228,10 +236,6 @@ def worth_retrying(capture: PageCapture) -> bool:
     return False
 
 
-def _key(page, variant: str) -> str:
-    return page.id if variant == "desktop" else f"{page.id}.{variant}"
-
-
 async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_done=None,
                         last_seconds: dict[str, float] | None = None,
                         only_keys: Sequence[str] = ()) -> list[PageCapture]:
@@ -243,7 +247,6 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
     """
     gate = asyncio.Semaphore(settings.concurrency)
     user_agents = await visitor_user_agents(browser)
-    wanted = set(only_keys)
 
     async def one(page, variant):
         earlier: list[str] = []
@@ -263,8 +266,7 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
             on_done(result)
         return result
 
-    jobs = [job for job in capture_jobs(pages, last_seconds) if not wanted or _key(*job) in wanted]
-    captures = await asyncio.gather(*(one(p, v) for p, v in jobs))
+    captures = await asyncio.gather(*(one(p, v) for p, v in capture_jobs(pages, last_seconds, only_keys)))
     order = {job_key: index for index, job_key in enumerate(
         (p.id, v) for p, v in capture_jobs(pages))}
     return sorted(captures, key=lambda c: order[(c.page_id, c.variant)])

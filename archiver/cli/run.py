@@ -11,6 +11,7 @@ import click
 
 from archiver import pipeline
 from archiver.capture import find_browser
+from archiver.capture.page import capture_jobs
 from archiver.capture.session import sessions_dir
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.cli.progress import page_progress
@@ -28,7 +29,7 @@ def _report(services: Services, request: RunRequest, as_json: bool) -> int:
     selected = register.select(list(request.page_ids))  # unknown ids are bad input, refused before the browser
     browser = find_browser()
 
-    with page_progress(sum(2 if page.mobile else 1 for page in selected), as_json) as progress:
+    with page_progress(len(capture_jobs(selected, only_keys=request.capture_keys)), as_json) as progress:
         result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
                               browser=browser, sessions_dir=sessions_dir(), on_page=progress)
     notified = notify_run(register, request, result)  # never raises: a mail problem is only reported
