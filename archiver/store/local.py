@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from archiver.errors import NotFoundError, StoreError
+from archiver.fileio import write_atomic
 from archiver.store.base import StoredBundle
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,7 @@ class LocalStore:
         return dest
 
     def replace_manifest(self, bundle_id: str, data: bytes) -> None:
-        target = self.path(bundle_id, "manifest.json")
-        tmp = target.with_name(".manifest.json.part")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        write_atomic(self.path(bundle_id, "manifest.json"), data)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -21,21 +21,14 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from archiver.bundle.manifest import MANIFEST_NAME, sha256_file
 from archiver.errors import NotFoundError, StoreError
 from archiver.store.base import StoredBundle
 from archiver.store.local import BUNDLE_ID, LocalStore, check_bundle_id
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 
-
-def _sha256(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.digest()
 
 
 def _b64(digest: bytes) -> str:
@@ -132,7 +125,7 @@ class S3Store:
         if local is None:
             raise StoreError(f"bundle {bundle_id} is not in the local spool {self.spool.root}")
         folder = Path(local.location)
-        names = sorted(local.files, key=lambda n: (n == MANIFEST, n))
+        names = sorted(local.files, key=lambda n: (n == MANIFEST_NAME, n))
         try:
             for name in names:
                 self._upload_file(self._key_prefix(bundle_id) + name, folder / name)
@@ -146,7 +139,7 @@ class S3Store:
     def _upload_file(self, key: str, path: Path) -> None:
         from botocore.exceptions import ClientError
 
-        digest = _sha256(path)
+        digest = bytes.fromhex(sha256_file(path))
         size = path.stat().st_size
         existing = self._head(key)
         if existing is not None:
@@ -155,10 +148,7 @@ class S3Store:
                 return
             raise StoreError(f"s3://{self.bucket}/{key} already exists with other content; "
                              "a stored object is never overwritten")
-        extra = {}
-        if self.settings.object_lock_days:
-            extra = {"ObjectLockMode": "COMPLIANCE",
-                     "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.settings.object_lock_days)}
+        extra = self._retention()
         with open(path, "rb") as body:
             try:
                 self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
@@ -169,6 +159,13 @@ class S3Store:
                         from exc
                 raise
         self._verify_object(key, digest, size)
+
+    def _retention(self) -> dict:
+        """Object Lock arguments for a new object: compliance mode for `object_lock_days`, if set."""
+        if not self.settings.object_lock_days:
+            return {}
+        return {"ObjectLockMode": "COMPLIANCE",
+                "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.settings.object_lock_days)}
 
     def _head(self, key: str) -> dict | None:
         from botocore.exceptions import ClientError
@@ -289,12 +286,9 @@ class S3Store:
         if self.spool.find(bundle_id) is not None:
             self.spool.replace_manifest(bundle_id, data)
             return
-        key = self._key_prefix(bundle_id) + MANIFEST
+        key = self._key_prefix(bundle_id) + MANIFEST_NAME
         digest = hashlib.sha256(data).digest()
-        extra = {}
-        if self.settings.object_lock_days:
-            extra = {"ObjectLockMode": "COMPLIANCE",
-                     "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.settings.object_lock_days)}
+        extra = self._retention()
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=_b64(digest), **extra)
             self._verify_object(key, digest, len(data))
@@ -303,4 +297,4 @@ class S3Store:
         except Exception as exc:
             raise StoreError(f"cannot update s3://{self.bucket}/{key}: {exc}") from exc
         if bundle_id in self._copies:
-            (self._copies[bundle_id] / MANIFEST).write_bytes(data)
+            (self._copies[bundle_id] / MANIFEST_NAME).write_bytes(data)
