@@ -41,6 +41,28 @@ class RunRequest:
             "pre-change") else "manual"
 
 
+POST_CLASSES = ("decision", "action", "evidence")
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """One post or comment thread to capture (`archiver post`), classified by the records plan.
+
+    decision: leads to a decision, kept and registered; action: leads to an action, may be culled once the
+    action is marked done; evidence: criminal material kept for a police report until released.
+    """
+
+    url: str
+    post_class: str
+    reason: str
+    requested_by: str
+    dnr: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "post"
+
+
 @dataclass
 class Tile:
     """One PDF page's image: rows `top`..`top+height` of the capture, PNG bytes as the browser gave them."""
@@ -90,6 +112,7 @@ class PageCapture:
     session: str | None = None  # which saved login session was used, if any
     words: list = field(default_factory=list)  # [x, y, width, height, text] in page px, for the text layer
     attempts: int = 1  # tries within the run (capture.retries); this record is the last one's
+    post: dict | None = None  # a single post's capture: permalink, author and time as shown, what was expanded
 
     @property
     def key(self) -> str:
@@ -145,4 +168,4 @@ class PageCapture:
             "session": self.session,
             "attempts": self.attempts,
             "text_layer_words": len(self.words),
-        }
+        } | ({"post": self.post} if self.post is not None else {})

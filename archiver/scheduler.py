@@ -57,12 +57,8 @@ _state = _State()
 
 def scheduled_run(registry: str) -> None:
     """The job: one full scheduled run, as `archiver run` makes it, under the store's run lock."""
-    from archiver import pipeline
-    from archiver.capture import find_browser
-    from archiver.capture.session import sessions_dir
-    from archiver.cli.common import Services
-    from archiver.lock import store_lock
     from archiver.models import RunRequest
+    from archiver.services import Services
 
     if _state.stopping:
         log.info("shutting down: the scheduled run is not started")
@@ -71,15 +67,12 @@ def scheduled_run(registry: str) -> None:
     request = RunRequest(reason="scheduled", requested_by="scheduler")
     _state.running = True
     try:
-        register = services.register
-        with store_lock(Path(register.storage.local)):
+        with services.lock():
             log.info("scheduled run started")
-            result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
-                                  browser=find_browser(), sessions_dir=sessions_dir())
+            result = services.run(request).result
         _state.running = False
         log.info("scheduled run done: bundle %s, %d of %d page(s) captured", result.bundle_id,
                  len(result.captures) - len(result.failed), len(result.captures))
-        _notify(register, request, result)
     except Terminated:
         _state.abandoned = True
         log.warning("scheduled run abandoned on shutdown; its staging folder was discarded, nothing stored")
@@ -93,14 +86,6 @@ def scheduled_run(registry: str) -> None:
         log.error("scheduled run not made: %s", exc)
     finally:
         _state.running = False
-
-
-def _notify(register, request, result) -> None:
-    try:
-        from archiver.notify import notify_run
-    except ImportError:  # pragma: no cover - notifications are optional
-        return
-    notify_run(register, request, result)
 
 
 def _on_signal(signum, _frame) -> None:

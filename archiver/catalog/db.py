@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,8 @@ bundles = Table(
     Column("pdfa", String(4), nullable=False),
     Column("pdf_pages", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),  # culled under the records plan (`retention --apply`)
+    Column("deleted_by", Text),
 )
 registrations = Table(
     "registrations", metadata,
@@ -74,6 +77,48 @@ registrations = Table(
     Column("dnr", Text, nullable=False),
     Column("registered_by", Text, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+
+
+posts = Table(
+    "posts", metadata,  # a single post or thread (`archiver post`), classified by the records plan
+    Column("bundle_id", String(64), ForeignKey("bundles.id"), primary_key=True),
+    Column("class", String(16), nullable=False),  # decision | action | evidence
+    Column("page_id", String(80), nullable=False),  # the registered account it belongs to
+    Column("url", Text, nullable=False),
+    Column("permalink", Text),
+    Column("author", Text),
+    Column("shown_time", Text),
+    Column("dnr_hint", Text),  # --dnr given when captured (the registration itself is in registrations)
+    Column("done_at", DateTime(timezone=True)),  # action: the action is done, so it may be culled
+    Column("done_by", Text),
+    Column("released_at", DateTime(timezone=True)),  # evidence: released (e.g. after the police report)
+    Column("released_by", Text),
+)
+audit = Table(
+    "audit", metadata,  # every action a person or the tool took on the archive, never updated or deleted
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("bundle_id", String(64)),  # no foreign key: the trail outlives a culled bundle
+    Column("detail", Text),  # JSON
+)
+users = Table(
+    "users", metadata,  # accounts of the web page (`archiver users add`)
+    Column("name", String(80), primary_key=True),
+    Column("role", String(16), nullable=False),  # communicator | registrar | admin
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+web_sessions = Table(
+    "web_sessions", metadata,  # server-side sessions: logout and expiry end them for real
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_name", String(80), ForeignKey("users.name"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -125,21 +170,30 @@ class Catalog:
                 manifest_sha256=manifest_sha256, pdfa=manifest["pdf"]["pdfa"],
                 pdf_pages=manifest["pdf"]["pages"], created_at=_parse(manifest["run_end"])))
 
-    def list_bundles(self) -> list[dict]:
+    def list_bundles(self, include_deleted: bool = False) -> list[dict]:
+        """Every bundle, oldest first, with its pages, registrations and, for a single post, `post`."""
         query = (select(bundles, runs.c.reason, runs.c.kind, runs.c.requested_by, runs.c.status,
                         runs.c.started_at, runs.c.completes)
                  .join(runs, runs.c.id == bundles.c.run_id).order_by(bundles.c.created_at))
+        if not include_deleted:
+            query = query.where(bundles.c.deleted_at.is_(None))
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
+            post_rows = {r.bundle_id: _utc_row(dict(r._mapping)) for r in conn.execute(select(posts))}
             for row in rows:
+                row["post"] = post_rows.get(row["id"])
                 row["pages"] = [dict(p._mapping) for p in conn.execute(
                     select(run_pages).where(run_pages.c.run_id == row["run_id"]))]
                 row["registrations"] = self._registrations(conn, row["id"])
         return [_utc_row(r) for r in rows]
 
-    def get_bundle(self, bundle_id: str) -> dict:
-        for row in self.list_bundles():
+    def get_bundle(self, bundle_id: str, include_deleted: bool = False) -> dict:
+        """One bundle; a culled one is NotFound (saying when and by whom) unless `include_deleted`."""
+        for row in self.list_bundles(include_deleted=True):
             if row["id"] == bundle_id:
+                if row["deleted_at"] is not None and not include_deleted:
+                    raise NotFoundError(f"bundle {bundle_id} was deleted under the records plan on "
+                                        f"{row['deleted_at']:%Y-%m-%d %H:%M} UTC by {row['deleted_by']}")
                 return row
         raise NotFoundError(f"no bundle {bundle_id!r} in the catalog")
 
@@ -154,7 +208,31 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(insert(registrations).values(bundle_id=bundle_id, dnr=dnr, registered_by=by,
                                                       registered_at=at))
+            conn.execute(insert(audit).values(at=at, actor=by, action="bundle.registered", bundle_id=bundle_id,
+                                              detail=json.dumps({"dnr": dnr}, ensure_ascii=False)))
         return {"dnr": dnr, "registered_by": by, "registered_at": at}
+
+    def audit(self, actor: str, action: str, bundle_id: str | None = None, detail: dict | None = None,
+              at: datetime | None = None) -> None:
+        """Append one entry to the audit trail."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(audit).values(at=at or datetime.now(UTC), actor=actor, action=action,
+                                              bundle_id=bundle_id,
+                                              detail=json.dumps(detail, ensure_ascii=False, default=str)
+                                              if detail is not None else None))
+
+    def audit_log(self, bundle_id: str | None = None, limit: int | None = None) -> list[dict]:
+        """The audit trail, newest first; only one bundle's entries when `bundle_id` is given."""
+        query = select(audit).order_by(audit.c.id.desc())
+        if bundle_id is not None:
+            query = query.where(audit.c.bundle_id == bundle_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = [_utc_row(dict(r._mapping)) for r in conn.execute(query)]
+        for row in rows:
+            row["detail"] = json.loads(row["detail"]) if row["detail"] else None
+        return rows
 
     def last_complete_scheduled_run(self) -> tuple[datetime, set[str]] | None:
         """Start time and page ids of the newest scheduled run in which every page was captured.
@@ -198,12 +276,14 @@ class Catalog:
 
 def _add_missing_columns(engine) -> None:
     """`create_all` makes missing tables but never alters existing ones: add the nullable columns newer
-    versions brought (runs.completes) to a catalog made before them."""
-    have = {column["name"] for column in inspect(engine).get_columns("runs")}
-    if "completes" not in have:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN completes VARCHAR(64)")
-        log.info("catalog: added column runs.completes")
+    versions brought (runs.completes, bundles.deleted_at/by) to a catalog made before them."""
+    for table, column, sql_type in (("runs", "completes", "VARCHAR(64)"), ("bundles", "deleted_at", "TIMESTAMP"),
+                                    ("bundles", "deleted_by", "TEXT")):
+        have = {c["name"] for c in inspect(engine).get_columns(table)}
+        if column not in have:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            log.info("catalog: added column %s.%s", table, column)
 
 
 def _utc_row(row: dict) -> dict:

@@ -12,7 +12,6 @@ from archiver.bundle.timestamp import TOKEN_NAME
 from archiver.bundle.verify import verify_bundle
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.errors import BadInputError, NotFoundError, StoreError, VerificationError
-from archiver.models import iso, utcnow
 from archiver.store.local import BUNDLE_ID, check_bundle_id
 
 
@@ -150,19 +149,7 @@ def _bundle_folder(services: Services, target: str) -> tuple[Path, dict | None]:
 @pass_services
 def register_bundle(services: Services, bundle_id: str, dnr: str, by: str, as_json: bool) -> None:
     """Record a bundle's registration (diarienummer) in the catalog and its manifest."""
-    check_bundle_id(bundle_id)
-    if not dnr.strip() or not by.strip():
-        raise BadInputError("--dnr and --by must not be empty")
-    catalog = services.catalog
-    catalog.get_bundle(bundle_id)
-    entry = catalog.add_registration(bundle_id, dnr.strip(), by.strip(), utcnow())
-    manifest_path = services.store.path(bundle_id, manifest_io.MANIFEST_NAME)
-    manifest = manifest_io.load(manifest_path)
-    manifest.setdefault("registrations", []).append(
-        {"dnr": entry["dnr"], "registered_by": entry["registered_by"], "registered_at": iso(entry["registered_at"])})
-    data = manifest_io.dump(manifest)
-    services.store.replace_manifest(bundle_id, data)
-    catalog.set_manifest_sha256(bundle_id, manifest_io.sha256_file(manifest_path))
+    entry = services.register_bundle(bundle_id, dnr, by)
     if as_json:
         echo_json({"bundle_id": bundle_id, **entry})
     else:

@@ -1,21 +1,17 @@
-"""What every command shares: the register, store and catalog it works on, and output helpers."""
+"""What every command shares: the `Services` of the register it works on, logging and output helpers."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 
 import click
 
-from archiver.catalog import Catalog, catalog_url_for
 from archiver.logcontext import ContextFilter, JsonFormatter, PlainFormatter
-from archiver.register import Register, load_register
-from archiver.store import LocalStore, S3Store
+from archiver.services import Services
 
 LOG_FORMATS = ("auto", "plain", "json")
 log_mode = "plain"  # what configure_logging chose: "rich" (a terminal), "plain" or "json"
@@ -62,28 +58,6 @@ def _rich_context(record: logging.LogRecord) -> bool:
     parts = [f"{key}={value}" for key, value in (("run", record.run_id), ("page", record.page_id)) if value]
     record.rich_context = f"  [{' '.join(parts)}]" if parts else ""
     return True
-
-
-class Services:
-    """Built lazily, so `pages check` works without a store and a bad register fails before any work."""
-
-    def __init__(self, registry: str):
-        self.registry_path = Path(registry)
-
-    @cached_property
-    def register(self) -> Register:
-        return load_register(self.registry_path)
-
-    @cached_property
-    def store(self) -> LocalStore | S3Store:
-        """The local store, or S3 with the local store as its spool when the register has storage.s3."""
-        local = LocalStore(Path(self.register.storage.local))
-        s3 = self.register.storage.s3
-        return S3Store(s3, local) if s3 is not None else local
-
-    @cached_property
-    def catalog(self) -> Catalog:
-        return Catalog(os.environ.get("ARCHIVER_CATALOG_URL") or catalog_url_for(self.store.root))
 
 
 def _default(value):

@@ -9,30 +9,24 @@ from pathlib import Path
 
 import click
 
-from archiver import pipeline
 from archiver.capture import find_browser
 from archiver.capture.page import capture_jobs
-from archiver.capture.session import sessions_dir
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.cli.progress import page_progress
 from archiver.errors import BadInputError
-from archiver.lock import store_lock
 from archiver.models import RunRequest, iso, utcnow
-from archiver.notify import notify_run
 from archiver.schedule import due_status
 
 log = logging.getLogger(__name__)
 
 
 def _report(services: Services, request: RunRequest, as_json: bool) -> int:
-    register = services.register
-    selected = register.select(list(request.page_ids))  # unknown ids are bad input, refused before the browser
-    browser = find_browser()
+    selected = services.register.select(list(request.page_ids))  # unknown ids: refused before the browser
+    find_browser()  # no browser: exit 2 before the progress display starts
 
     with page_progress(len(capture_jobs(selected, only_keys=request.capture_keys)), as_json) as progress:
-        result = pipeline.run(register, request, store=services.store, catalog=services.catalog,
-                              browser=browser, sessions_dir=sessions_dir(), on_page=progress)
-    notified = notify_run(register, request, result)  # never raises: a mail problem is only reported
+        outcome = services.run(request, on_page=progress)
+    result, notified = outcome.result, outcome.notified
     if as_json:
         echo_json(result.as_dict() | (notified or {}))
     else:
@@ -72,11 +66,11 @@ def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[st
         by: str | None, retry_of: str | None, as_json: bool) -> None:
     """Capture pages, build the PDF/A bundle, store it and record it in the catalog."""
     if retry_of is not None:
-        with store_lock(Path(services.register.storage.local)):  # one run at a time, retries included
+        with services.lock():  # one run at a time, retries included
             ctx.exit(_retry_failed(services, retry_of, reason, by, as_json, if_due=if_due, page_ids=page_ids))
     reason, by = _reason_and_by(reason, by)
     services.register.select(list(page_ids))  # unknown ids are refused before the lock creates the store
-    with store_lock(Path(services.register.storage.local)):  # the due check too: two callers never both run
+    with services.lock():  # the due check too: two callers never both run
         ctx.exit(_run_locked(services, if_due, page_ids, reason, by, as_json))
 
 
@@ -134,7 +128,7 @@ def snapshot(ctx: click.Context, services: Services, page_id: str, reason: str, 
         raise BadInputError("--reason and --by must not be empty")
     request = RunRequest(reason=f"pre-change: {reason.strip()}", requested_by=by.strip(), page_ids=(page_id,))
     services.register.select([page_id])  # an unknown id is refused before the lock creates the store
-    with store_lock(Path(services.register.storage.local)):
+    with services.lock():
         ctx.exit(_report(services, request, as_json))
 
 

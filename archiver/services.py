@@ -1,0 +1,107 @@
+"""What every front shares: the register, store and catalog one register names, and the actions people take
+on them (a run under the lock, registering a diarienummer, verifying a bundle).
+
+The CLI, the scheduler and the web page hold a `Services` and call these methods; none of them wires the
+pipeline, the store or the catalog on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from archiver import pipeline
+from archiver.bundle import manifest as manifest_io
+from archiver.catalog import Catalog, catalog_url_for
+from archiver.errors import BadInputError
+from archiver.lock import store_lock
+from archiver.models import RunRequest, iso, utcnow
+from archiver.register import Register, load_register
+from archiver.store import LocalStore, S3Store
+from archiver.store.local import check_bundle_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    result: pipeline.RunResult
+    notified: dict | None  # the e-mail outcome, None when the register configures no mail
+
+
+class Services:
+    """Built lazily, so `pages check` works without a store and a bad register fails before any work."""
+
+    def __init__(self, registry: str | Path):
+        self.registry_path = Path(registry)
+
+    @cached_property
+    def register(self) -> Register:
+        return load_register(self.registry_path)
+
+    @cached_property
+    def store(self) -> LocalStore | S3Store:
+        """The local store, or S3 with the local store as its spool when the register has storage.s3."""
+        local = LocalStore(Path(self.register.storage.local))
+        s3 = self.register.storage.s3
+        return S3Store(s3, local) if s3 is not None else local
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(os.environ.get("ARCHIVER_CATALOG_URL") or catalog_url_for(self.store.root))
+
+    def lock(self) -> AbstractContextManager[Path]:
+        """The store's run lock: one run at a time; raises BusyError (exit 75) at once when taken."""
+        return store_lock(Path(self.register.storage.local))
+
+    def run(self, request: RunRequest, on_page=None) -> RunOutcome:
+        """One run through the pipeline, then the e-mail. The caller holds `lock()`."""
+        from archiver.capture import find_browser
+        from archiver.capture.session import sessions_dir
+        from archiver.notify import notify_run
+
+        register = self.register
+        result = pipeline.run(register, request, store=self.store, catalog=self.catalog, browser=find_browser(),
+                              sessions_dir=sessions_dir(), on_page=on_page)
+        self.catalog.audit(request.requested_by, "bundle.created", result.bundle_id,
+                           {"reason": request.reason, "failed": [c.key for c in result.failed]})
+        return RunOutcome(result, notify_run(register, request, result))  # a mail problem never raises
+
+    def register_bundle(self, bundle_id: str, dnr: str, by: str) -> dict:
+        """Record a diarienummer in the catalog (with who and when, in the audit trail) and the manifest.
+
+        The manifest is replaced atomically and its new hash recorded; the PDF is never rewritten.
+        """
+        check_bundle_id(bundle_id)
+        dnr, by = dnr.strip(), by.strip()
+        if not dnr or not by:
+            raise BadInputError("the diarienummer and who registers it must not be empty")
+        catalog = self.catalog
+        catalog.get_bundle(bundle_id)
+        entry = catalog.add_registration(bundle_id, dnr, by, utcnow())
+        manifest_path = self.store.path(bundle_id, manifest_io.MANIFEST_NAME)
+        manifest = manifest_io.load(manifest_path)
+        manifest.setdefault("registrations", []).append(
+            {"dnr": entry["dnr"], "registered_by": entry["registered_by"],
+             "registered_at": iso(entry["registered_at"])})
+        self.store.replace_manifest(bundle_id, manifest_io.dump(manifest))
+        catalog.set_manifest_sha256(bundle_id, manifest_io.sha256_file(manifest_path))
+        log.info("bundle %s registered as %s by %s", bundle_id, dnr, by)
+        return entry
+
+    def verify(self, bundle_id: str):
+        """Verify a stored bundle against its manifest and the catalog (an S3 bundle is fetched first)."""
+        from archiver.bundle.verify import verify_bundle
+
+        check_bundle_id(bundle_id)
+        row = self.catalog.get_bundle(bundle_id)
+        if row["location"].startswith("s3://"):
+            folder = self.store.local_copy(bundle_id)
+        else:
+            folder = Path(row["location"])
+        stamp = self.register.bundle.timestamp
+        return verify_bundle(folder, row, timestamp_ca=stamp.ca_file if stamp else None)
