@@ -10,6 +10,7 @@ import click
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.register import dump_pages
 from archiver.register.publish import write_published
+from archiver.register.rules import register_warnings
 
 
 @click.group()
@@ -34,12 +35,23 @@ def list_pages(services: Services, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the pages as JSON.")
 @pass_services
 def check_pages(services: Services, as_json: bool) -> None:
-    """Validate the register; exit 2 with file, line and field if it is wrong."""
+    """Validate the register; exit 2 with file, line and field if it is wrong.
+
+    Also warns (exit 0) where a page breaks the organisation's rules: a Facebook short name outside the
+    `rules.facebook_prefix` convention, or a page with no named owner.
+    """
     register = services.register
+    warnings = register_warnings(register)
     if as_json:
-        echo_json(dump_pages(register))
+        rows = dump_pages(register)
+        for row in rows:
+            row["warnings"] = [w.message for w in warnings if w.page_id == row["id"]]
+        echo_json(rows)
     else:
-        click.echo(f"{services.registry_path}: OK, {len(register.pages)} page(s) for {register.organisation}")
+        click.echo(f"{services.registry_path}: OK, {len(register.pages)} page(s) for {register.organisation}"
+                   + (f", {len(warnings)} warning(s)" if warnings else ""))
+    for warning in warnings:  # the rules' advice: reported, never a reason to refuse the register
+        click.echo(f"warning: {warning.describe(str(services.registry_path))}", err=True)
 
 
 @pages.command("publish")

@@ -216,4 +216,5 @@ def load_register(path: str | Path) -> Register:
         unique = sorted(set(problems), key=lambda p: (p[0] or 0, p[1], p[2]))
         raise RegisterError(str(path), unique)
     register._source_path = path
+    register._page_lines = {page.id: lines.line(("pages", index)) for index, page in enumerate(register.pages)}
     return register

@@ -294,6 +294,14 @@ class NotifySettings(_Model):
         return self
 
 
+class RulesSettings(_Model):
+    """The organisation's own rules for its register, checked as warnings by `pages check`."""
+
+    # Facebook pages are named facebook.com/<prefix><verksamhet> (Götene: "gotene"); None: not checked.
+    facebook_prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9.]+$")
+    require_owner: bool = Field(True, strict=True)  # every page names who answers for it
+
+
 class PageEntry(_Model):
     id: PageId
     platform: Platform
@@ -311,8 +319,10 @@ class Register(_Model):
     storage: StorageSettings = StorageSettings()
     bundle: BundleSettings = BundleSettings()
     notify: NotifySettings | None = None
+    rules: RulesSettings = RulesSettings()
     pages: Annotated[list[PageEntry], AfterValidator(_check_has_pages)]
     _source_path: Path | None = PrivateAttr(None)
+    _page_lines: dict[str, int] = PrivateAttr(default_factory=dict)  # page id → its line in the file
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Register:
@@ -328,6 +338,9 @@ class Register(_Model):
     def source_path(self) -> Path | None:
         """The file this register was loaded from; None when built in code."""
         return self._source_path
+
+    def page_line(self, page_id: str) -> int | None:
+        return self._page_lines.get(page_id)
 
     def page(self, page_id: str) -> PageEntry:
         for entry in self.pages:
