@@ -1,4 +1,5 @@
-"""One run, as a script of named steps: select → capture → bundle → store → catalog.
+"""One run, as a script of named steps: select → capture → bundle → store → catalog; a post (`run_post`)
+takes the same steps with one capture.
 
 The CLI, the scheduler and the web page all call `run`; none of them captures or writes on its own.
 """
@@ -16,10 +17,11 @@ from archiver.bundle import manifest as manifest_io
 from archiver.bundle import timestamp
 from archiver.bundle.pdf import RunInfo, build_pdf
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
+from archiver.capture.page import visitor_user_agents, worth_retrying
 from archiver.catalog import Catalog
 from archiver.logcontext import run_id_var
-from archiver.models import PageCapture, RunRequest, new_bundle_id, utcnow
-from archiver.register.schema import TimestampSettings
+from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id, utcnow
+from archiver.register.schema import PageEntry, TimestampSettings
 from archiver.store import Store
 
 log = logging.getLogger(__name__)
@@ -73,19 +75,65 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page,
                                                          catalog.last_capture_seconds(),
                                                          request.capture_keys))
-    run_info = RunInfo(
+    run_info = _run_info(register, bundle_id, request, started, browser_version)
+    return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
+                                 completes=request.completes)
+
+
+def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, catalog: Catalog,
+             browser: BrowserChoice, sessions_dir: Path | None = None) -> RunResult:
+    """Capture one post or comment thread of a registered account into its own bundle, classified by the
+    records plan (the class goes into the cover, the manifest and the catalog's posts table)."""
+    started = utcnow()
+    bundle_id = new_bundle_id(started)
+    run_id_var.set(bundle_id)
+    log.info("post %s: %s (%s, class %s), requested by %s", bundle_id, request.url, page.id, request.post_class,
+             request.requested_by)
+    _sync_pending(store)
+    settings = CaptureSettings.from_register(register.capture, sessions_dir)
+    capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))
+    capture.post = {"class": request.post_class, **(capture.post or {"url": request.url})}
+    if request.dnr:
+        capture.post["dnr_at_capture"] = request.dnr
+    run_info = _run_info(register, bundle_id, request, started, browser_version, post_class=request.post_class)
+    return _bundle_store_catalog(register, run_info, [capture], request.kind, store=store, catalog=catalog)
+
+
+async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settings: CaptureSettings):
+    from archiver.capture.page import capture_post  # TEMP until the helper lands it
+
+    async with launch_browser(choice) as browser:
+        user_agents = await visitor_user_agents(browser)
+        for attempt in range(1, max(1, settings.attempts) + 1):
+            capture = await capture_post(browser, page, url, settings, user_agents)
+            capture.attempts = attempt
+            if attempt == settings.attempts or not worth_retrying(capture):
+                break
+            await asyncio.sleep(settings.backoff_s * 2 ** (attempt - 1))
+        return capture, browser.version
+
+
+def _run_info(register, bundle_id: str, request, started, browser_version: str,
+              post_class: str | None = None) -> RunInfo:
+    return RunInfo(
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
         requested_by=request.requested_by, started_at=started, finished_at=utcnow(),
         tool=f"{TOOL_NAME} {__version__}", browser=f"Chromium {browser_version}", pdfa=register.bundle.pdfa,
+        post_class=post_class,
     )
 
+
+def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
+                          catalog: Catalog, completes: str | None = None) -> RunResult:
+    """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog."""
+    bundle_id = run_info.bundle_id
     store.sweep_stale()
     staging = store.staging_dir(bundle_id)
     try:
         pdf_path = staging / f"{bundle_id}.pdf"
         layout = build_pdf(run_info, captures, pdf_path)
         manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages, layout.first_pages,
-                                              layout.cover_pages, completes=request.completes)
+                                              layout.cover_pages, completes=completes)
         manifest_path = staging / manifest_io.MANIFEST_NAME
         manifest_path.write_bytes(manifest_io.dump(manifest))
         stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
@@ -95,7 +143,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
         store.discard(staging)
         raise
 
-    catalog.record_bundle(manifest, request.kind, store.name, stored.location, manifest_sha)
+    catalog.record_bundle(manifest, kind, store.name, stored.location, manifest_sha)
     upload = None
     if store.name == "s3":
         upload = {"status": "pending" if stored.pending else "uploaded", "location": stored.location,

@@ -19,8 +19,9 @@ from archiver.bundle import manifest as manifest_io
 from archiver.catalog import Catalog, catalog_url_for
 from archiver.errors import BadInputError
 from archiver.lock import store_lock
-from archiver.models import RunRequest, iso, utcnow
+from archiver.models import POST_CLASSES, PostRequest, RunRequest, iso, utcnow
 from archiver.register import Register, load_register
+from archiver.register.rules import page_for_post
 from archiver.store import LocalStore, S3Store
 from archiver.store.local import check_bundle_id
 
@@ -70,6 +71,31 @@ class Services:
         self.catalog.audit(request.requested_by, "bundle.created", result.bundle_id,
                            {"reason": request.reason, "failed": [c.key for c in result.failed]})
         return RunOutcome(result, notify_run(register, request, result))  # a mail problem never raises
+
+    def post(self, request: PostRequest, page_id: str | None = None) -> RunOutcome:
+        """One post or thread of a registered account into its own bundle. The caller holds `lock()`.
+
+        The URL is checked against the register first (BadInputError, exit 2, before any browser starts);
+        a diarienummer given with it is recorded at once, like `register`.
+        """
+        from archiver.capture import find_browser
+        from archiver.capture.session import sessions_dir
+        from archiver.notify import notify_run
+
+        if request.post_class not in POST_CLASSES:
+            raise BadInputError(f"class must be one of {', '.join(POST_CLASSES)} (got {request.post_class!r})")
+        if not request.reason.strip() or not request.requested_by.strip():
+            raise BadInputError("the reason and who asks for the capture must not be empty")
+        register = self.register
+        page = page_for_post(register, request.url, page_id)
+        result = pipeline.run_post(register, request, page, store=self.store, catalog=self.catalog,
+                                   browser=find_browser(), sessions_dir=sessions_dir())
+        self.catalog.audit(request.requested_by, "post.captured", result.bundle_id,
+                           {"class": request.post_class, "url": request.url, "page": page.id,
+                            "status": result.captures[0].status})
+        if request.dnr and not result.failed:
+            self.register_bundle(result.bundle_id, request.dnr, request.requested_by)
+        return RunOutcome(result, notify_run(register, request, result))
 
     def register_bundle(self, bundle_id: str, dnr: str, by: str) -> dict:
         """Record a diarienummer in the catalog (with who and when, in the audit trail) and the manifest.

@@ -25,6 +25,13 @@ FAILURES = {
 }
 DISMISSED_KIND = {"consent": "Cookie-dialog", "popup": "Pop-up", "overlay": "Täckande lager", "banner": "Banner"}
 DISMISSED_HOW = {"autoconsent": "besvarad automatiskt", "clicked": "stängd med", "removed": "dold"}
+# The records plan's classes in the words of the plan, and what happens to each capture.
+POST_CLASSES_SV = {
+    "decision": "Leder till beslut – diarieförs och bevaras",
+    "action": "Leder till åtgärd – får gallras när åtgärden är utförd",
+    "evidence": "Bevis om brottsligt innehåll (t.ex. hot, hets mot folkgrupp) inför polisanmälan – "
+                "sparas tills det frigörs",
+}
 MARGIN = 40.0
 HEADINGS = FontFace(emphasis="", fill_color=(225, 230, 240))  # only a regular weight is embedded
 
@@ -58,18 +65,38 @@ def _dismissed_in_words(capture: PageCapture) -> list[str]:
     return words
 
 
+def _post_facts(captures: list[PageCapture]) -> list[tuple[str, str]]:
+    post = next((c.post for c in captures if c.post), None) or {}
+    expanded = post.get("expanded") or {}
+    facts = [
+        ("Inläggets adress (permalink)", post.get("permalink") or post.get("url") or "–"),
+        ("Författare som visat", post.get("author") or "– (gick inte att läsa ut)"),
+        ("Tid som visat på inlägget", " / ".join(t for t in (post.get("shown_time"), post.get("shown_datetime"))
+                                                  if t) or "– (gick inte att läsa ut)"),
+        ("Utfällt", f"{expanded.get('clicks', 0)} klick på «Visa mer» och dolda svar"
+                    + ("" if post.get("complete", True) else
+                       "; OFULLSTÄNDIGT, kvar: " + ", ".join(post.get("remaining") or []))),
+    ]
+    if post.get("dnr_at_capture"):
+        facts.append(("Diarienummer angivet vid fångst", post["dnr_at_capture"]))
+    return facts
+
+
 def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int] | None) -> None:
     """Draw the cover; `first_pages` (capture key → 1-based PDF page) is None on the measuring pass."""
     doc.add_page()
     doc.set_font("Body", size=20)
-    doc.multi_cell(0, 26, "Skärmdumpar av sociala medier", new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(0, 26, "Inlägg i sociala medier" if run.post_class else "Skärmdumpar av sociala medier",
+                   new_x="LMARGIN", new_y="NEXT")
     doc.set_font("Body", size=14)
     doc.multi_cell(0, 20, run.organisation, new_x="LMARGIN", new_y="NEXT")
     doc.ln(4)
     doc.set_font("Body", size=9)
     ok = [c for c in captures if c.ok]
+    what = ("ett inlägg eller en kommentarstråd, med dolda delar och svar utfällda," if run.post_class
+            else f"{len(captures)} sidor i sociala medier")
     doc.multi_cell(0, 12, (
-        f"Paketet visar hur {len(captures)} sidor i sociala medier såg ut för en besökare när de fångades. "
+        f"Paketet visar hur {what} såg ut för en besökare när de fångades. "
         "Varje bild är exakt de pixlar webbläsaren visade, utan förlust; texten i bilderna går att söka i "
         "och markera. Varje bildsida är märkt med sidans adress och tid."), align="L", new_x="LMARGIN", new_y="NEXT")
     doc.ln(4)
@@ -83,6 +110,9 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
         ("Verktyg och webbläsare", f"{run.tool}; {run.browser}"),
         ("Format", f"PDF/A-{run.pdfa}, med manifest.json bredvid"),
     ]
+    if run.post_class:
+        facts.insert(0, ("Klass (dokumenthanteringsplan)", POST_CLASSES_SV.get(run.post_class, run.post_class)))
+        facts += _post_facts(captures)
     for key, value in facts:
         doc.set_x(MARGIN)
         doc.cell(150, 13, key)

@@ -50,6 +50,7 @@ class RunInfo:
     tool: str
     browser: str
     pdfa: str
+    post_class: str | None = None  # a single post's bundle: decision | action | evidence (records plan)
 
 
 class _Document(FPDF):
@@ -205,7 +206,8 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
 
 
 def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> None:
-    title = f"Skärmdumpar av sociala medier – {run.organisation} – {run.bundle_id}"
+    what = "Inlägg i sociala medier" if run.post_class else "Skärmdumpar av sociala medier"
+    title = f"{what} – {run.organisation} – {run.bundle_id}"
     description = (
         f"{run.organisation}: skärmdumpar av {sum(c.ok for c in captures)} av {len(captures)} sidor. "
         f"Anledning: {run.reason}. Beställd av: {run.requested_by}. "
@@ -223,4 +225,5 @@ def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> No
         # Seconds only: the Info dictionary's PDF date cannot hold milliseconds and must agree.
         meta["xmp:CreateDate"] = run.finished_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta["pdf:Producer"] = f"{run.tool} (img2pdf {img2pdf.__version__}, pikepdf {pikepdf.__version__})"
-        meta["pdf:Keywords"] = f"reason: {run.reason}; requested by: {run.requested_by}"
+        meta["pdf:Keywords"] = f"reason: {run.reason}; requested by: {run.requested_by}" + (
+            f"; records class: {run.post_class}" if run.post_class else "")

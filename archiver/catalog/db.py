@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from archiver.errors import NotFoundError
+from archiver.errors import BadInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,13 @@ class Catalog:
                 pdf_name=manifest["pdf"]["file"], pdf_sha256=manifest["pdf"]["sha256"],
                 manifest_sha256=manifest_sha256, pdfa=manifest["pdf"]["pdfa"],
                 pdf_pages=manifest["pdf"]["pages"], created_at=_parse(manifest["run_end"])))
+            if manifest.get("post"):
+                post = manifest["post"]
+                conn.execute(insert(posts).values(
+                    bundle_id=manifest["bundle_id"], **{"class": post["class"]}, page_id=pages[0]["id"],
+                    url=post.get("url") or pages[0]["requested_url"], permalink=post.get("permalink"),
+                    author=post.get("author"), shown_time=post.get("shown_time"),
+                    dnr_hint=post.get("dnr_at_capture")))
 
     def list_bundles(self, include_deleted: bool = False) -> list[dict]:
         """Every bundle, oldest first, with its pages, registrations and, for a single post, `post`."""
@@ -211,6 +218,33 @@ class Catalog:
             conn.execute(insert(audit).values(at=at, actor=by, action="bundle.registered", bundle_id=bundle_id,
                                               detail=json.dumps({"dnr": dnr}, ensure_ascii=False)))
         return {"dnr": dnr, "registered_by": by, "registered_at": at}
+
+    def mark_post(self, bundle_id: str, state: str, by: str, at: datetime) -> dict:
+        """A post's records-plan event: `done` (an action post's action is done) or `released` (evidence
+        is no longer needed); each may be recorded once, and goes into the audit trail."""
+        column, wanted = {"done": ("done", "action"), "released": ("released", "evidence")}[state]
+        row = self.get_bundle(bundle_id)
+        post = row["post"]
+        if post is None:
+            raise BadInputError(f"bundle {bundle_id} is not a single post's bundle (it is a {row['kind']} run)")
+        if post["class"] != wanted:
+            raise BadInputError(f"bundle {bundle_id} is a {post['class']} post; only {wanted} posts are marked "
+                                f"{state}")
+        if post[f"{column}_at"] is not None:
+            raise BadInputError(f"bundle {bundle_id} was already marked {state} on "
+                                f"{post[f'{column}_at']:%Y-%m-%d} by {post[f'{column}_by']}")
+        with self.engine.begin() as conn:
+            conn.execute(update(posts).where(posts.c.bundle_id == bundle_id)
+                         .values({f"{column}_at": at, f"{column}_by": by}))
+            conn.execute(insert(audit).values(at=at, actor=by, action=f"post.{state}", bundle_id=bundle_id))
+        return {"bundle_id": bundle_id, "state": state, "by": by, "at": at}
+
+    def mark_deleted(self, bundle_id: str, by: str, at: datetime, why: str) -> None:
+        """The bundle was culled from the store: its rows stay (with when and by whom), the trail says why."""
+        with self.engine.begin() as conn:
+            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(deleted_at=at, deleted_by=by))
+            conn.execute(insert(audit).values(at=at, actor=by, action="bundle.deleted", bundle_id=bundle_id,
+                                              detail=json.dumps({"why": why}, ensure_ascii=False)))
 
     def audit(self, actor: str, action: str, bundle_id: str | None = None, detail: dict | None = None,
               at: datetime | None = None) -> None:

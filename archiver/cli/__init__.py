@@ -12,6 +12,7 @@ from archiver.cli.bundles import bundles, register_bundle
 from archiver.cli.common import LOG_FORMATS, Services, configure_logging
 from archiver.cli.login import login
 from archiver.cli.pages import pages
+from archiver.cli.posts import post, retention
 from archiver.cli.run import demo, run, snapshot
 from archiver.cli.scheduler import scheduler
 from archiver.errors import ArchiverError
@@ -43,6 +44,8 @@ cli.add_command(register_bundle)
 cli.add_command(demo)
 cli.add_command(login)
 cli.add_command(scheduler)
+cli.add_command(post)
+cli.add_command(retention)
 
 
 def main(argv: list[str] | None = None) -> None:

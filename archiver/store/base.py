@@ -40,3 +40,9 @@ class Store(Protocol):
 
     def replace_manifest(self, bundle_id: str, data: bytes) -> None:
         """Swap in an updated manifest in one step; the PDF is never rewritten."""
+
+    def retained_until(self, bundle_id: str):
+        """When a storage-level retention lock (S3 Object Lock) on the bundle ends; None if none holds it."""
+
+    def delete(self, bundle_id: str) -> bool:
+        """Cull a bundle under the records plan; False when it was already gone."""

@@ -17,6 +17,7 @@ from archiver.store.base import StoredBundle
 log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".partial-"
+DELETING_PREFIX = ".deleting-"
 STALE_AFTER_S = 24 * 3600
 BUNDLE_ID = re.compile(r"^(\d{4})\d{4}T\d{6}Z-[0-9a-f]{6}$")
 
@@ -66,6 +67,8 @@ class LocalStore:
         """Remove staging folders a crashed run left behind; a day old means no run is still using them."""
         now = time.time() if now is None else now
         removed = []
+        for staging in self.root.glob(f"[0-9][0-9][0-9][0-9]/{DELETING_PREFIX}*"):
+            shutil.rmtree(staging, ignore_errors=True)  # a culled bundle whose removal was interrupted
         for staging in self.root.glob(f"[0-9][0-9][0-9][0-9]/{STAGING_PREFIX}*"):
             if staging.is_dir() and now - staging.stat().st_mtime > max_age_s:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -109,6 +112,27 @@ class LocalStore:
 
     def replace_manifest(self, bundle_id: str, data: bytes) -> None:
         write_atomic(self.path(bundle_id, "manifest.json"), data)
+
+    def retained_until(self, bundle_id: str) -> None:
+        """A local store has no retention lock of its own."""
+
+    def delete(self, bundle_id: str) -> bool:
+        """Cull a bundle (records plan): it leaves the store in one rename, then its files are removed.
+
+        False when it was not there (already culled). Only `retention --apply` calls this.
+        """
+        final = self._final(bundle_id)
+        if not final.is_dir():
+            return False
+        doomed = final.with_name(f"{DELETING_PREFIX}{bundle_id}")
+        try:
+            os.rename(final, doomed)
+        except OSError as exc:
+            raise StoreError(f"cannot delete {final}: {exc.strerror}") from exc
+        _fsync_dir(final.parent)
+        shutil.rmtree(doomed, ignore_errors=True)
+        log.info("deleted %s", final)
+        return True
 
 
 def _fsync_dir(path: Path) -> None:

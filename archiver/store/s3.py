@@ -280,6 +280,53 @@ class S3Store:
             raise NotFoundError(f"bundle {bundle_id} has no file {name!r}")
         return path
 
+    def _versions(self, bundle_id: str) -> list[dict]:
+        prefix = self._key_prefix(bundle_id)
+        found = []
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+            found += page.get("Versions", []) + page.get("DeleteMarkers", [])
+        return found
+
+    def retained_until(self, bundle_id: str) -> datetime | None:
+        """The latest Object Lock retain-until date of any version of the bundle's objects, if still ahead."""
+        from botocore.exceptions import ClientError
+
+        latest = None
+        try:
+            for version in self._versions(bundle_id):
+                if "ETag" not in version:  # a delete marker holds no data and no lock
+                    continue
+                head = self.client.head_object(Bucket=self.bucket, Key=version["Key"],
+                                               VersionId=version["VersionId"])
+                until = head.get("ObjectLockRetainUntilDate")
+                if until is not None and (latest is None or until > latest):
+                    latest = until
+        except ClientError as exc:
+            raise StoreError(f"cannot read the retention of {self.location(bundle_id)}: {exc}") from exc
+        return latest if latest is not None and latest > datetime.now(UTC) else None
+
+    def delete(self, bundle_id: str) -> bool:
+        """Cull a bundle: every version of its objects, and its spool copy if it never went up.
+
+        Refused (StoreError, nothing deleted) while any version is under Object Lock retention; the
+        caller checks `retained_until` first, and the server would refuse anyway.
+        """
+        from botocore.exceptions import ClientError
+
+        until = self.retained_until(bundle_id)
+        if until is not None:
+            raise StoreError(f"{self.location(bundle_id)} is under S3 Object Lock until {until:%Y-%m-%d}; "
+                             "not deleted")
+        found = self.spool.delete(bundle_id)
+        try:
+            versions = self._versions(bundle_id)
+            for version in versions:
+                self.client.delete_object(Bucket=self.bucket, Key=version["Key"], VersionId=version["VersionId"])
+        except ClientError as exc:
+            raise StoreError(f"cannot delete {self.location(bundle_id)}: {exc}") from exc
+        log.info("deleted %s (%d object versions)", self.location(bundle_id), len(versions))
+        return found or bool(versions)
+
     def replace_manifest(self, bundle_id: str, data: bytes) -> None:
         """While pending, in the spool; in S3 a new version of manifest.json (the bucket is versioned when
         Object Lock is on, and the first version stays retained). The PDF is never rewritten."""

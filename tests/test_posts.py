@@ -1,0 +1,263 @@
+"""Single posts under the records plan: which URLs `archiver post` accepts, the register's rule warnings, and
+retention (`archiver retention`, `--apply`) on a catalog that mixes classes, registrations and page bundles.
+
+The retention tests build real bundles (PDF/A, manifest, local store, catalog) from a small synthetic capture,
+so they need no browser; `test_post_capture.py` and the end-to-end test below use Chromium.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from archiver import pipeline
+from archiver.errors import BadInputError
+from archiver.models import PageCapture, PostRequest, RunRequest, Tile, new_bundle_id, utcnow
+from archiver.register import load_register
+from archiver.register.rules import page_for_post, register_warnings
+from archiver.services import Services
+from conftest import register_yaml, run_cli
+
+SOCIAL_REGISTER = """\
+organisation: Götene kommun (test)
+capture: {allow_private_networks: true}
+storage: {local: STORE}
+rules: {facebook_prefix: gotene}
+pages:
+  - id: facebook
+    platform: facebook
+    url: https://www.facebook.com/gotenekommun
+    owner: Kommunikationsavdelningen
+  - id: facebook-idrott
+    platform: facebook
+    url: https://www.facebook.com/goteneidrott/
+    owner: Fritid
+  - id: facebook-bad-name
+    platform: facebook
+    url: https://www.facebook.com/kulturhuset.ljus
+    owner: Kultur
+  - id: x
+    platform: x
+    url: https://x.com/gotenekommun
+  - id: instagram
+    platform: instagram
+    url: https://www.instagram.com/gotenekommun/
+    owner: Kommunikationsavdelningen
+  - id: webb
+    platform: generic
+    url: http://127.0.0.1:8123/kommun/
+    owner: Webbredaktionen
+"""
+
+
+@pytest.fixture
+def social_register(tmp_path) -> Path:
+    path = tmp_path / "pages.yaml"
+    path.write_text(SOCIAL_REGISTER.replace("STORE", json.dumps(str(tmp_path / "store"))), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("url, page", [
+    ("https://www.facebook.com/gotenekommun/posts/pfbid0abc", "facebook"),
+    ("https://m.facebook.com/goteneidrott/posts/123?ref=share", "facebook-idrott"),
+    ("https://twitter.com/gotenekommun/status/1861234567890", "x"),
+    ("https://www.instagram.com/p/C9xYz12AbCd/", "instagram"),  # one page on the host: the post is its
+    ("http://127.0.0.1:8123/kommun/nyheter/1", "webb"),
+])
+def test_a_post_url_belongs_to_the_registered_account_it_names(social_register, url, page):
+    assert page_for_post(load_register(social_register), url).id == page
+
+
+@pytest.mark.parametrize("url, words", [
+    ("https://www.tiktok.com/@gotenekommun/video/1", "www.tiktok.com is not the host of any page"),
+    ("https://evil.example/gotenekommun/posts/1", "evil.example is not the host of any page"),
+    ("https://www.facebook.com.evil.example/gotenekommun", "is not the host of any page"),
+    ("http://127.0.0.1:9999/kommun/1", "127.0.0.1:9999 is not the host"),  # same address, other port
+    ("file:///etc/passwd", "is not an http(s) URL"),
+    ("javascript:alert(1)", "is not an http(s) URL"),
+    ("https://user:pw@www.facebook.com/gotenekommun/posts/1", "must not carry a user name"),
+    ("https://www.facebook.com/permalink.php?story_fbid=1&id=2", "name it with --page"),
+])
+def test_any_other_url_is_refused_with_a_reason(social_register, url, words):
+    with pytest.raises(BadInputError, match=re.escape(words)):
+        page_for_post(load_register(social_register), url)
+
+
+def test_page_option_settles_an_ambiguous_post_url_but_only_on_its_host(social_register):
+    register = load_register(social_register)
+    url = "https://www.facebook.com/permalink.php?story_fbid=1&id=2"
+    assert page_for_post(register, url, "facebook-idrott").id == "facebook-idrott"
+    with pytest.raises(BadInputError, match="'x' is not a registered page on www.facebook.com"):
+        page_for_post(register, url, "x")
+
+
+def test_private_addresses_are_refused_unless_the_register_allows_them(social_register):
+    text = social_register.read_text().replace("allow_private_networks: true", "allow_private_networks: false")
+    text = text.replace("http://127.0.0.1:8123/kommun/", "https://www.gotene.se/kommun/")
+    social_register.write_text(text)
+    with pytest.raises(BadInputError, match="private or loopback"):
+        page_for_post(load_register(social_register), "http://127.0.0.1:8123/kommun/1")
+
+
+def test_rule_warnings_name_the_line_of_a_badly_named_facebook_page_and_a_page_without_owner(social_register):
+    register = load_register(social_register)
+    found = {(w.page_id, w.line): w.message for w in register_warnings(register)}
+    assert set(found) == {("facebook-bad-name", 14), ("x", 18)}
+    assert "'kulturhuset.ljus' does not follow the convention facebook.com/gotene<verksamhet>" in \
+        found[("facebook-bad-name", 14)]
+    assert "no named owner" in found[("x", 18)]
+
+    result = run_cli("pages", "check", registry=social_register)
+    assert result.returncode == 0, result.stderr
+    assert "2 warning(s)" in result.stdout
+    assert f"{social_register}:14: pages.facebook-bad-name: the Facebook short name" in result.stderr
+    assert f"{social_register}:18: pages.x: no named owner" in result.stderr
+    rows = json.loads(run_cli("pages", "check", "--json", registry=social_register).stdout)
+    assert [r["id"] for r in rows if r["warnings"]] == ["facebook-bad-name", "x"]
+
+
+def test_a_prefix_alone_is_not_a_verksamhet(tmp_path, social_register):
+    text = social_register.read_text().replace("kulturhuset.ljus", "gotene")
+    social_register.write_text(text)
+    messages = [w.message for w in register_warnings(load_register(social_register))]
+    assert any("'gotene' does not follow" in m for m in messages)
+
+
+def test_post_cli_refuses_an_unregistered_host_before_anything_runs(tmp_path):
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/kommun/"}],
+                                      tmp_path / "store"), encoding="utf-8")
+    result = run_cli("post", "http://localhost:8123/kommun/1", "--class", "evidence", "--reason", "hot",
+                     "--by", "Anna", registry=registry)
+    assert result.returncode == 2
+    assert "localhost:8123 is not the host of any page in the register" in result.stderr
+    assert not (tmp_path / "store").exists()  # nothing was created: no lock, no catalog
+    bad_class = run_cli("post", "http://127.0.0.1:8123/kommun/1", "--class", "minor", "--reason", "x",
+                        "--by", "Anna", registry=registry)
+    assert bad_class.returncode == 2 and "'minor' is not one of 'decision', 'action', 'evidence'" in bad_class.stderr
+
+
+# -- retention -----------------------------------------------------------------------------------------------
+
+def _capture(page_id: str, url: str, colour: tuple[int, int, int], post: dict | None) -> PageCapture:
+    """A small real capture without a browser: one 320×200 tile of one colour."""
+    image = Image.new("RGB", (320, 200), colour)
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    digest = hashlib.sha256(image.tobytes()).hexdigest()
+    now = utcnow()
+    return PageCapture(page_id=page_id, platform="generic", requested_url=url, owner="Kommunikation",
+                       status="ok", final_url=url, started_at=now, finished_at=now, width=320, height=200,
+                       tiles=[Tile(0, 0, 320, 200, png.getvalue(), digest)], pixels_sha256=digest,
+                       viewport={"width": 320, "height": 200}, post=post)
+
+
+def _store_bundle(services: Services, post_class: str | None, n: int) -> str:
+    """A post bundle of `post_class` (or a page bundle when None) through the pipeline's real last steps."""
+    url = f"http://127.0.0.1:8123/kommun/{'post' if post_class else 'page'}-{n}"
+    post = {"url": url, "permalink": url, "author": "Götene kommun", "shown_time": "2 tim"} if post_class else None
+    started = utcnow() + timedelta(seconds=n)  # distinct, ordered ids
+    bundle_id = new_bundle_id(started)
+    request = (PostRequest(url, post_class, "test", "Anna") if post_class
+               else RunRequest(reason="scheduled", requested_by="scheduler"))
+    info = pipeline._run_info(services.register, bundle_id, request, started, "0.test", post_class=post_class)
+    pipeline._bundle_store_catalog(services.register, info, [_capture("kommun", url, (30 + n, 90, 200), post)],
+                                   request.kind, store=services.store, catalog=services.catalog)
+    return bundle_id
+
+
+@pytest.fixture
+def mixed_catalog(tmp_path):
+    """Seven bundles: each class in each state the plan knows, plus a page bundle."""
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/kommun/"}],
+                                      tmp_path / "store"), encoding="utf-8")
+    services = Services(registry)
+    ids = {name: _store_bundle(services, cls, n) for n, (name, cls) in enumerate([
+        ("decision_registered", "decision"), ("decision_waiting", "decision"), ("action_done", "action"),
+        ("action_open", "action"), ("action_done_but_registered", "action"), ("evidence_released", "evidence"),
+        ("evidence_kept", "evidence"), ("page_bundle", None)])}
+    return registry, services, ids
+
+
+def _stored(services: Services, bundle_id: str) -> bool:
+    return services.store.find(bundle_id) is not None
+
+
+def test_retention_lists_without_deleting_then_apply_deletes_exactly_the_cullable(mixed_catalog):
+    registry, services, ids = mixed_catalog
+    assert run_cli("register", ids["decision_registered"], "--dnr", "KS 2026/1", "--by", "Rita",
+                   registry=registry).returncode == 0
+    assert run_cli("register", ids["action_done_but_registered"], "--dnr", "KS 2026/2", "--by", "Rita",
+                   registry=registry).returncode == 0
+    for name in ("action_done", "action_done_but_registered"):
+        marked = run_cli("retention", "done", ids[name], "--by", "Kim", registry=registry)
+        assert marked.returncode == 0, marked.stderr
+    assert run_cli("retention", "release", ids["evidence_released"], "--by", "Polisanmälan klar",
+                   registry=registry).returncode == 0
+
+    dry = run_cli("retention", "--json", registry=registry)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert {d["bundle_id"] for d in plan["cull"]} == {ids["action_done"], ids["evidence_released"]}
+    why = {d["bundle_id"]: d["why"] for d in plan["keep"]}
+    assert why[ids["decision_registered"]] == "registered as KS 2026/1"
+    assert why[ids["action_done_but_registered"]] == "registered as KS 2026/2"
+    assert why[ids["decision_waiting"]].startswith("decision: kept")
+    assert why[ids["action_open"]].startswith("action: kept until")
+    assert why[ids["evidence_kept"]].startswith("evidence: kept until released")
+    assert ids["page_bundle"] not in why  # page bundles are not the plan's to cull
+    assert plan["deleted"] == [] and all(_stored(services, i) for i in ids.values())
+
+    text = run_cli("retention", registry=registry)
+    assert "may be culled (2):" in text.stdout and "nothing deleted; run `archiver retention --apply`" in text.stdout
+
+    applied = run_cli("retention", "--apply", "--by", "Registrator Rita", "--json", registry=registry)
+    assert applied.returncode == 0, applied.stderr
+    assert sorted(json.loads(applied.stdout)["deleted"]) == sorted([ids["action_done"], ids["evidence_released"]])
+    for name, bundle_id in ids.items():
+        assert _stored(services, bundle_id) == (name not in ("action_done", "evidence_released")), name
+
+    listed = {row["id"] for row in json.loads(run_cli("bundles", "list", "--json", registry=registry).stdout)}
+    assert listed == set(ids.values()) - {ids["action_done"], ids["evidence_released"]}
+    gone = run_cli("bundles", "get", ids["action_done"], "--out", str(registry.parent / "out"), registry=registry)
+    assert gone.returncode == 2 and "was deleted under the records plan" in gone.stderr and "Registrator Rita" in \
+        gone.stderr
+    trail = services.catalog.audit_log(ids["action_done"])
+    assert [e["action"] for e in trail][:3] == ["bundle.deleted", "bundle.deleting", "post.done"]
+    assert trail[0]["actor"] == "Registrator Rita" and trail[0]["detail"]["why"].startswith("action done on")
+
+    again = json.loads(run_cli("retention", "--apply", "--json", registry=registry).stdout)
+    assert again["cull"] == [] and again["deleted"] == []  # nothing left to cull, nothing else touched
+
+
+def test_marks_only_fit_their_class_and_only_once(mixed_catalog):
+    registry, _services, ids = mixed_catalog
+    wrong = run_cli("retention", "done", ids["decision_waiting"], "--by", "Kim", registry=registry)
+    assert wrong.returncode == 2 and "is a decision post; only action posts are marked done" in wrong.stderr
+    page = run_cli("retention", "release", ids["page_bundle"], "--by", "Kim", registry=registry)
+    assert page.returncode == 2 and "is not a single post's bundle" in page.stderr
+    assert run_cli("retention", "release", ids["evidence_kept"], "--by", "Kim", registry=registry).returncode == 0
+    twice = run_cli("retention", "release", ids["evidence_kept"], "--by", "Kim", registry=registry)
+    assert twice.returncode == 2 and "already marked released" in twice.stderr
+    missing = run_cli("retention", "done", "20990101T000000Z-abcdef", "--by", "Kim", registry=registry)
+    assert missing.returncode == 2 and "no bundle" in missing.stderr
+
+
+def test_a_bundle_that_became_registered_after_planning_is_not_deleted(mixed_catalog):
+    from archiver import retention
+
+    _registry, services, ids = mixed_catalog
+    services.catalog.mark_post(ids["action_done"], "done", "Kim", utcnow())
+    planned = retention.plan(services.catalog, services.store)
+    assert [d.bundle_id for d in planned if d.cull] == [ids["action_done"]]
+    services.register_bundle(ids["action_done"], "KS 2026/9", "Rita")  # between listing and applying
+    outcomes = retention.apply(services.catalog, services.store, "Kim", utcnow())
+    assert outcomes == [] and _stored(services, ids["action_done"])
