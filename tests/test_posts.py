@@ -7,23 +7,19 @@ so they need no browser; `test_post_capture.py` and the end-to-end test below us
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from conftest import register_yaml, run_cli
+from synthetic import store_bundle
 
-from archiver import pipeline
 from archiver.errors import BadInputError
-from archiver.models import PageCapture, PostRequest, RunRequest, Tile, new_bundle_id, utcnow
+from archiver.models import utcnow
 from archiver.register import load_register
 from archiver.register.rules import page_for_post, register_warnings
 from archiver.services import Services
-from conftest import register_yaml, run_cli
 
 SOCIAL_REGISTER = """\
 organisation: Götene kommun (test)
@@ -146,33 +142,6 @@ def test_post_cli_refuses_an_unregistered_host_before_anything_runs(tmp_path):
 
 # -- retention -----------------------------------------------------------------------------------------------
 
-def _capture(page_id: str, url: str, colour: tuple[int, int, int], post: dict | None) -> PageCapture:
-    """A small real capture without a browser: one 320×200 tile of one colour."""
-    image = Image.new("RGB", (320, 200), colour)
-    png = io.BytesIO()
-    image.save(png, "PNG")
-    digest = hashlib.sha256(image.tobytes()).hexdigest()
-    now = utcnow()
-    return PageCapture(page_id=page_id, platform="generic", requested_url=url, owner="Kommunikation",
-                       status="ok", final_url=url, started_at=now, finished_at=now, width=320, height=200,
-                       tiles=[Tile(0, 0, 320, 200, png.getvalue(), digest)], pixels_sha256=digest,
-                       viewport={"width": 320, "height": 200}, post=post)
-
-
-def _store_bundle(services: Services, post_class: str | None, n: int) -> str:
-    """A post bundle of `post_class` (or a page bundle when None) through the pipeline's real last steps."""
-    url = f"http://127.0.0.1:8123/kommun/{'post' if post_class else 'page'}-{n}"
-    post = {"url": url, "permalink": url, "author": "Götene kommun", "shown_time": "2 tim"} if post_class else None
-    started = utcnow() + timedelta(seconds=n)  # distinct, ordered ids
-    bundle_id = new_bundle_id(started)
-    request = (PostRequest(url, post_class, "test", "Anna") if post_class
-               else RunRequest(reason="scheduled", requested_by="scheduler"))
-    info = pipeline._run_info(services.register, bundle_id, request, started, "0.test", post_class=post_class)
-    pipeline._bundle_store_catalog(services.register, info, [_capture("kommun", url, (30 + n, 90, 200), post)],
-                                   request.kind, store=services.store, catalog=services.catalog)
-    return bundle_id
-
-
 @pytest.fixture
 def mixed_catalog(tmp_path):
     """Seven bundles: each class in each state the plan knows, plus a page bundle."""
@@ -180,7 +149,7 @@ def mixed_catalog(tmp_path):
     registry.write_text(register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/kommun/"}],
                                       tmp_path / "store"), encoding="utf-8")
     services = Services(registry)
-    ids = {name: _store_bundle(services, cls, n) for n, (name, cls) in enumerate([
+    ids = {name: store_bundle(services, cls, n) for n, (name, cls) in enumerate([
         ("decision_registered", "decision"), ("decision_waiting", "decision"), ("action_done", "action"),
         ("action_open", "action"), ("action_done_but_registered", "action"), ("evidence_released", "evidence"),
         ("evidence_kept", "evidence"), ("page_bundle", None)])}

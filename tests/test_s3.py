@@ -284,3 +284,37 @@ def test_server_down_during_a_run_keeps_the_bundle_and_the_next_run_uploads_it(w
         assert client.get_object(Bucket="archive-locked", Key=key)["Body"].read() == data
     listing = json.loads(run_cli("bundles", "list", "--json", registry=registry).stdout)
     assert [r["upload_pending"] for r in listing] == [False, False]
+
+
+@pytest.mark.parametrize("bucket, lock_days", [("archive-locked", 1), ("archive-plain", None)])
+def test_retention_never_deletes_under_object_lock_and_deletes_every_version_otherwise(weed, tmp_path, bucket,
+                                                                                       lock_days):
+    from synthetic import store_bundle
+
+    from archiver import retention
+    from archiver.models import utcnow
+    from archiver.services import Services
+
+    registry = tmp_path / "pages.yaml"
+    text = register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/kommun/"}], tmp_path / "spool")
+    s3 = (f"  s3: {{bucket: {bucket}, prefix: retention, endpoint_url: {json.dumps(weed.endpoint)}, "
+          f"region: us-east-1" + (f", object_lock_days: {lock_days}" if lock_days else "") + "}\n")
+    registry.write_text(text.replace("storage:\n", "storage:\n" + s3, 1), encoding="utf-8")
+    services = Services(registry)
+    bundle_id = store_bundle(services, "action", 1)
+    services.catalog.mark_post(bundle_id, "done", "Kim", utcnow())
+    prefix = f"retention/{bundle_id[:4]}/{bundle_id}/"
+    client = s3_client(weed.endpoint)
+    assert len(client.list_object_versions(Bucket=bucket, Prefix=prefix)["Versions"]) == 2
+
+    (decision,) = retention.plan(services.catalog, services.store)
+    outcomes = retention.apply(services.catalog, services.store, "Rita", utcnow())
+    versions = client.list_object_versions(Bucket=bucket, Prefix=prefix)
+    if lock_days:
+        assert not decision.cull and decision.why.startswith("under S3 Object Lock until")
+        assert outcomes == [] and len(versions["Versions"]) == 2
+        assert services.catalog.get_bundle(bundle_id)["deleted_at"] is None
+    else:
+        assert decision.cull and [o.deleted for o in outcomes] == [True]
+        assert "Versions" not in versions and "DeleteMarkers" not in versions  # the data is gone, not hidden
+        assert services.catalog.get_bundle(bundle_id, include_deleted=True)["deleted_by"] == "Rita"
