@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import click
@@ -63,6 +64,7 @@ def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
             raise StoreError(f"{out / name} already exists; not overwriting it")
     for name in names:
         click.echo(services.store.fetch(bundle_id, name, out / name))
+    services.catalog.audit(getpass.getuser(), "bundle.downloaded", bundle_id, {"files": names, "to": str(out)})
 
 
 @bundles.command("verify")
@@ -91,6 +93,8 @@ def verify(services: Services, target: str, as_json: bool) -> None:
         raise NotFoundError(f"{target!r} is neither a bundle id nor a path")
     stamp = services.register.bundle.timestamp if services.registry_path.exists() else None
     result = verify_bundle(folder, catalog_row, timestamp_ca=stamp.ca_file if stamp else None)
+    if catalog_row is not None:
+        services.catalog.audit(getpass.getuser(), "bundle.verified", catalog_row["id"], {"ok": result.ok})
     if as_json:
         echo_json(result.as_dict())
     else:
@@ -113,6 +117,9 @@ def export_bundle(services: Services, target: str, fmt: str, out_dir: str, as_js
     """Write a bundle as an archival package; TARGET is a bundle id or a bundle folder/PDF. Never overwrites."""
     folder, catalog_row = _bundle_folder(services, target)
     result = eark.build_sip(folder, Path(out_dir), catalog_row=catalog_row)
+    if catalog_row is not None:
+        services.catalog.audit(getpass.getuser(), "bundle.exported", catalog_row["id"],
+                               {"format": fmt, "to": str(result.path)})
     if as_json:
         echo_json(result.as_dict())
     else:
