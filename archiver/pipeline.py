@@ -70,6 +70,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
+    catalog_strays(store, catalog)
     _sync_pending(store)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page,
@@ -89,6 +90,7 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, c
     run_id_var.set(bundle_id)
     log.info("post %s: %s (%s, class %s), requested by %s", bundle_id, request.url, page.id, request.post_class,
              request.requested_by)
+    catalog_strays(store, catalog)
     _sync_pending(store)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))
@@ -154,6 +156,32 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
         pdf, manifest_file = str(Path(stored.location) / pdf_path.name), \
             str(Path(stored.location) / manifest_io.MANIFEST_NAME)
     return RunResult(bundle_id, stored.location, pdf, manifest_file, captures, stamp, upload)
+
+
+def catalog_strays(store: Store, catalog: Catalog) -> list[str]:
+    """Step: a bundle the store holds but the catalog lacks (the process died between the store's rename and
+    the catalog entry) is catalogued from its own manifest, so it is listed, verifiable and due-counted."""
+    spool = getattr(store, "spool", store)  # S3 keeps such a bundle in its local spool until it is uploaded
+    known = catalog.bundle_ids()
+    found = []
+    for stored in spool.list():
+        if stored.bundle_id in known or manifest_io.MANIFEST_NAME not in stored.files:
+            continue
+        manifest_path = Path(stored.location) / manifest_io.MANIFEST_NAME
+        try:
+            manifest = manifest_io.load(manifest_path)
+        except (OSError, ValueError) as exc:
+            log.warning("bundle %s is stored but not catalogued, and its manifest is unreadable: %s",
+                        stored.bundle_id, exc)
+            continue
+        kind = "post" if manifest.get("post") else RunRequest(
+            reason=manifest["reason"], completes=manifest.get("completes")).kind
+        location = stored.location if spool is store else store.location(stored.bundle_id)
+        catalog.record_bundle(manifest, kind, store.name, location, manifest_io.sha256_file(manifest_path))
+        log.warning("bundle %s was stored but not catalogued (an interrupted run); catalogued it now",
+                    stored.bundle_id)
+        found.append(stored.bundle_id)
+    return found
 
 
 def _sync_pending(store: Store) -> None:

@@ -194,6 +194,11 @@ class Catalog:
                 row["registrations"] = self._registrations(conn, row["id"])
         return [_utc_row(r) for r in rows]
 
+    def bundle_ids(self) -> set[str]:
+        """Every bundle id the catalog knows, culled ones included."""
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(bundles.c.id)))
+
     def get_bundle(self, bundle_id: str, include_deleted: bool = False) -> dict:
         """One bundle; a culled one is NotFound (saying when and by whom) unless `include_deleted`."""
         for row in self.list_bundles(include_deleted=True):
