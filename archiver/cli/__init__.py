@@ -15,6 +15,7 @@ from archiver.cli.pages import pages
 from archiver.cli.posts import post, retention
 from archiver.cli.run import demo, run, snapshot
 from archiver.cli.scheduler import scheduler
+from archiver.cli.web import serve, users
 from archiver.errors import ArchiverError
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ cli.add_command(register_bundle)
 cli.add_command(demo)
 cli.add_command(login)
 cli.add_command(scheduler)
+cli.add_command(serve)
+cli.add_command(users)
 cli.add_command(post)
 cli.add_command(retention)
 
