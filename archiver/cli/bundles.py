@@ -39,7 +39,8 @@ def list_bundles(services: Services, as_json: bool) -> None:
     for row in rows:
         ok = sum(p["status"] == "ok" for p in row["pages"])
         dnr = ", ".join(r["dnr"] for r in row["registrations"]) or "not registered"
-        click.echo(f"{row['id']}  {row['status']:<8} {ok}/{len(row['pages'])} pages  {row['reason']}  [{dnr}]")
+        what = f"post, class {row['post']['class']}" if row["post"] else f"{ok}/{len(row['pages'])} pages"
+        click.echo(f"{row['id']}  {row['status']:<8} {what}  {row['reason']}  [{dnr}]")
         click.echo(f"    {row['location']}" + ("  (upload pending; in the local spool)"
                                                   if row.get("upload_pending") else ""))
 
