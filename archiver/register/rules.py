@@ -80,6 +80,11 @@ def _family(page: PageEntry) -> set[str]:
     return hosts
 
 
+def allowed_hosts(register: Register) -> list[str]:
+    """The hosts a post URL may have, for people: each registered page's host and its platform's others."""
+    return sorted({host for page in register.pages for host in _family(page) if not host.startswith("www.")})
+
+
 def page_for_post(register: Register, url: str, page_id: str | None = None) -> PageEntry:
     """The registered account a post URL belongs to; BadInputError (exit 2) for any other URL.
 
@@ -100,9 +105,8 @@ def page_for_post(register: Register, url: str, page_id: str | None = None) -> P
                             "(capture.allow_private_networks is false)")
     candidates = [page for page in register.pages if host in _family(page)]
     if not candidates:
-        known = sorted({h for page in register.pages for h in _family(page) if not h.startswith("www.")})
         raise BadInputError(f"{host} is not the host of any page in the register; a post must be on the "
-                            f"platform of a registered page ({', '.join(known)})")
+                            f"platform of a registered page ({', '.join(allowed_hosts(register))})")
     if page_id is not None:
         for page in candidates:
             if page.id == page_id:

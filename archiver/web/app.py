@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException
 
 from archiver.bundle import manifest as manifest_io
 from archiver.errors import ArchiverError, BadInputError, BusyError, NotFoundError
-from archiver.models import utcnow
+from archiver.models import PostRequest, utcnow
+from archiver.register.rules import allowed_hosts, page_for_post
 from archiver.schedule import due_status
 from archiver.store.local import check_bundle_id
 from archiver.web import accounts, thumbs
@@ -56,6 +57,10 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "snapshot_form": COMMUNICATOR,
     "snapshot_start": COMMUNICATOR,
     "job": COMMUNICATOR,
+    "post_form": COMMUNICATOR,
+    "post_start": COMMUNICATOR,
+    "post_done": REGISTRAR,
+    "post_release": REGISTRAR,
     "bundles": READERS,
     "bundle": READERS,
     "thumbnail": READERS,
@@ -83,9 +88,17 @@ ACTION_NAMES = {
     "bundle.registered": "Diarienummer registrerat", "user.added": "Användare tillagd",
     "user.disabled": "Användare inaktiverad", "post.captured": "Inlägg sparat",
     "bundle.exported": "Exporterat till e-arkivet", "bundle.deleting": "Gallras",
-    "bundle.delete_failed": "Gallring misslyckades",
+    "bundle.delete_failed": "Gallring misslyckades", "bundle.deleted": "Gallrat",
+    "post.requested": "Inlägg begärt", "post.failed": "Inlägg misslyckades",
+    "post.done": "Åtgärden markerad som utförd", "post.released": "Beviset frigjort",
 }
-NOTICES = {"registrerad": "Diarienumret är registrerat.", "verifierad": "Paketet är verifierat, se resultatet nedan.",
+POST_CLASS_NAMES = {
+    "decision": "Beslut – diarieförs och bevaras",
+    "action": "Åtgärd – får gallras när åtgärden är utförd",
+    "evidence": "Bevis – brottsligt innehåll inför polisanmälan, sparas tills det frigörs",
+}
+NOTICES = {"registrerad": "Diarienumret är registrerat.", "utford": "Åtgärden är markerad som utförd.",
+           "frigjord": "Beviset är frigjort och får nu gallras.", "verifierad": "Paketet är verifierat, se resultatet nedan.",
            "tillagd": "Användaren är tillagd.", "inaktiverad": "Användaren är inaktiverad."}
 ERROR_TITLES = {400: "Felaktig begäran", 401: "Inte inloggad", 403: "Åtkomst nekad", 404: "Hittades inte",
                 405: "Metoden är inte tillåten", 409: "Upptaget", 500: "Internt fel"}
@@ -100,7 +113,8 @@ PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "x": "X", "y
                   "linkedin": "LinkedIn", "tiktok": "TikTok", "generic": "Webbsida"}
 DETAIL_NAMES = {"reason": "orsak", "failed": "misslyckade", "file": "fil", "dnr": "diarienummer", "page": "sida",
                 "job": "körning", "remote": "från adress", "name": "namn", "role": "roll", "error": "fel",
-                "files": "filer", "to": "till", "why": "varför", "ok": "godkänd"}
+                "files": "filer", "to": "till", "why": "varför", "ok": "godkänd", "class": "klass",
+                "url": "adress", "status": "status", "format": "format"}
 BUSY_TEXT = "Upptaget – en annan körning pågår, försök igen senare"
 
 
@@ -233,7 +247,7 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
     app.jinja_env.filters["plattform"] = lambda v: PLATFORM_NAMES.get(v, v)
     app.jinja_env.globals.update(KIND_NAMES=KIND_NAMES, RUN_STATUS_NAMES=RUN_STATUS_NAMES,
                                  PAGE_STATUS_NAMES=PAGE_STATUS_NAMES, JOB_STATE_NAMES=JOB_STATE_NAMES,
-                                 ACTION_NAMES=ACTION_NAMES, CSRF_FIELD=CSRF_FIELD)
+                                 ACTION_NAMES=ACTION_NAMES, CSRF_FIELD=CSRF_FIELD, POST_CLASS_NAMES=POST_CLASS_NAMES)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -389,6 +403,58 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
             raise Refused(404, "Det finns ingen sådan körning (körningar glöms när servern startas om; "
                                "färdiga paket finns under Paket).")
         return render_template("job.html", job=found)
+
+    # --- single posts ---------------------------------------------------------------------------------
+
+    def post_page(error: str | None = None, status: int = 200, **values):
+        return render_template("post.html", pages=services.register.pages, error=error, v=values,
+                               hosts=allowed_hosts(services.register), classes=POST_CLASS_NAMES,
+                               jobs=[j for j in runner.recent() if j.kind == "post"]), status
+
+    @app.get("/post")
+    def post_form():
+        return post_page()
+
+    @app.post("/post")
+    def post_start():
+        form = request.form
+        values = {key: " ".join(form.get(key, "").split()) for key in ("url", "post_class", "reason", "dnr", "page")}
+        if values["post_class"] not in POST_CLASS_NAMES:
+            return post_page("Välj vilken sorts inlägg det är (klass).", 400, **values)
+        if not values["reason"]:
+            return post_page("Skriv varför inlägget sparas (orsak).", 400, **values)
+        if len(values["reason"]) > MAX_REASON or len(values["dnr"]) > MAX_DNR or len(values["url"]) > 2000:
+            return post_page("Något fält är för långt.", 400, **values)
+        try:
+            page = page_for_post(services.register, values["url"], values["page"] or None)
+        except BadInputError as exc:
+            return post_page("Adressen godtas inte: den måste gå till ett inlägg på en av kommunens registrerade "
+                             f"sidor. ({exc})", 400, **values)
+        post = PostRequest(url=values["url"], post_class=values["post_class"], reason=values["reason"],
+                           requested_by=g.session.user.name, dnr=values["dnr"] or None)
+        try:
+            job = runner.start_post(post, page.id)
+        except BusyError:
+            return post_page(BUSY_TEXT, 409, **values)
+        audit("post.requested", None, {"url": post.url, "class": post.post_class, "page": page.id, "job": job.id})
+        return redirect(url_for("job", job_id=job.id), code=303)
+
+    def mark(bundle_id: str, state: str, notice: str):
+        row = bundle_row(bundle_id)
+        try:
+            services.catalog.mark_post(row["id"], state, g.session.user.name, utcnow())
+        except BadInputError as exc:
+            log.warning("marking %s %s refused: %s", row["id"], state, exc)
+            return bundle_page(row["id"], "Det går inte för det här paketet (fel klass eller redan gjort).", 400)
+        return redirect(url_for("bundle", bundle_id=row["id"], klart=notice, _anchor="gallring"), code=303)
+
+    @app.post("/bundles/<bundle_id>/done")
+    def post_done(bundle_id: str):
+        return mark(bundle_id, "done", "utford")
+
+    @app.post("/bundles/<bundle_id>/release")
+    def post_release(bundle_id: str):
+        return mark(bundle_id, "released", "frigjord")
 
     # --- bundles --------------------------------------------------------------------------------------
 
