@@ -419,12 +419,22 @@ def linkedin_company(req: SimpleHTTPRequestHandler) -> None:
                    f"&sessionRedirect={quote(_this_url(req), safe='')}")
 
 
+def post_comments(req: SimpleHTTPRequestHandler) -> None:
+    """/api/post/comments?page=N&delay_ms=D: page N of post-thread.html's further comments, after D ms."""
+    q = _query(req)
+    pages = json.loads((SOCIAL / "post-thread-comments.json").read_text(encoding="utf-8"))
+    _wait(req, int(q.get("delay_ms", 0)) / 1000)
+    body = pages.get(q.get("page", "1"), {"html": "", "more": False})
+    _send(req, 200, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+
 def routes() -> dict[str, object]:
     return {
         **image_routes(),
         "/api/x/timeline": x_timeline,
         "/api/poll": poll,
         "/api/longpoll": hang,
+        "/api/post/comments": post_comments,
         "/youtube/@gotenekommun/videos": youtube_channel,
         "/consent/m": _page("youtube-consent.html", continue_url=lambda req: _query(req).get("continue", "/")),
         "/consent/save": youtube_consent_save,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from archiver.capture import post as post_steps
 from archiver.capture import screenshot, steps
 from archiver.capture.consent import Autoconsent
 from archiver.capture.inpage import script
@@ -102,7 +103,8 @@ def _context_options(settings: CaptureSettings, variant: str, user_agents: dict[
 
 
 async def _capture_into(browser, capture: PageCapture, page_entry, settings: CaptureSettings, budget: Budget,
-                        user_agents: dict[str, str]) -> None:
+                        user_agents: dict[str, str], single_post: bool = False) -> None:
+    """The capture script. A page scrolls to load its feed; a single post expands its text and comments."""
     recipe = recipe_for(capture.platform)
     session = _load_session(capture, recipe, settings)
     options = _context_options(settings, capture.variant, user_agents)
@@ -128,11 +130,21 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         await steps.answer_consent(page, capture, recipe, autoconsent, budget)
         await steps.dismiss_popups(page, capture, recipe)
         await steps.check_account(page, capture, recipe, session_used=session is not None)
-        await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
-                                    max_height_px=settings.max_height_px, max_posts=max_posts,
-                                    scroll_budget_s=settings.scroll_budget_s, network=network)
+        if single_post:
+            async def scroll_down(seconds: float) -> None:  # comments that load as they come into view
+                await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
+                                            max_height_px=settings.max_height_px, max_posts=None,
+                                            scroll_budget_s=min(settings.scroll_budget_s, seconds), network=network)
+
+            await post_steps.expand_post(page, capture, recipe, budget, network, scroll_down=scroll_down)
+        else:
+            await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
+                                        max_height_px=settings.max_height_px, max_posts=max_posts,
+                                        scroll_budget_s=settings.scroll_budget_s, network=network)
         await steps.answer_consent(page, capture, recipe, autoconsent, budget)
         await steps.dismiss_popups(page, capture, recipe)
+        if single_post:
+            await post_steps.read_post(page, capture, recipe)
         await steps.settle(page, capture, budget)
         await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)
         await steps.read_text(page, capture)
@@ -164,11 +176,34 @@ async def capture_page(browser, page, settings: CaptureSettings, user_agents: di
     page_id_var.set(page.id if variant == "desktop" else f"{page.id}.{variant}")  # for log lines
     capture = PageCapture(page_id=page.id, platform=page.platform, requested_url=page.url,
                           owner=page.owner, name=getattr(page, "name", None), variant=variant)
+    return await _run(browser, capture, page, settings, user_agents)
+
+
+async def capture_post(browser, page_entry, url: str, settings: CaptureSettings,
+                       user_agents: dict[str, str] | None = None) -> PageCapture:
+    """Capture one post or comment thread at `url`, of the register account `page_entry`, fully expanded.
+
+    Like `capture_page`, but instead of scrolling a feed it clicks every "see more" and collapsed-replies
+    control (`archiver.capture.post.expand_post`) and records the post's permalink, author and time as
+    shown in `capture.post`. An expansion left incomplete is a warning; the capture is still ok.
+    Never raises for the post's own failure.
+    """
+    page_id_var.set(page_entry.id)
+    capture = PageCapture(page_id=page_entry.id, platform=page_entry.platform, requested_url=url,
+                          owner=getattr(page_entry, "owner", None), name=getattr(page_entry, "name", None))
+    if user_agents is None:
+        user_agents = await visitor_user_agents(browser)
+    return await _run(browser, capture, page_entry, settings, user_agents, single_post=True)
+
+
+async def _run(browser, capture: PageCapture, page_entry, settings: CaptureSettings,
+               user_agents: dict[str, str] | None, single_post: bool = False) -> PageCapture:
+    variant = capture.variant
     capture.started_at = utcnow()
     budget = Budget(asyncio.get_running_loop().time() + settings.timeout_s)
     try:
-        await asyncio.wait_for(_capture_into(browser, capture, page, settings, budget, user_agents or {}),
-                               settings.timeout_s)
+        await asyncio.wait_for(_capture_into(browser, capture, page_entry, settings, budget, user_agents or {},
+                                             single_post=single_post), settings.timeout_s)
     except (TimeoutError, PlaywrightTimeout):
         capture.error = f"timed out after {settings.timeout_s:g} s (capture.timeout_s)"
         capture.failure = "timeout"

@@ -35,6 +35,16 @@ class Recipe:
     unavailable_texts: tuple[str, ...] = ()
     # Texts that mean the page asks the visitor to log in instead of showing the account.
     login_texts: tuple[str, ...] = ()
+    # Single posts (`capture_post`): controls that show more of a post or its comments, clicked until none
+    # remain. Texts match a control's whole label; "#" stands for a number, "*" for any words. Controls a
+    # selector finds need no text. A label holding one of `expand_never_words` (that its text does not
+    # itself hold) is never clicked: hide, like, reply, share, translate.
+    expand_texts: tuple[str, ...] = ()
+    expand_selectors: tuple[str, ...] = ()
+    expand_never_words: tuple[str, ...] = ()
+    # The post's author name and time as shown, first match inside the post (its `post_selectors`).
+    post_author_selectors: tuple[str, ...] = ()
+    post_time_selectors: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
 
     def extend(self, platform: str, **more: tuple[str, ...] | str | None) -> Recipe:
@@ -60,4 +70,9 @@ class Recipe:
             "bannerTexts": list(self.banner_texts),
             "unavailableTexts": list(self.unavailable_texts),
             "loginTexts": list(self.login_texts),
+            "expandTexts": list(self.expand_texts),
+            "expandSelectors": list(self.expand_selectors),
+            "expandNeverWords": list(self.expand_never_words),
+            "postAuthorSelectors": list(self.post_author_selectors),
+            "postTimeSelectors": list(self.post_time_selectors),
         }

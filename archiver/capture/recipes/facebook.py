@@ -12,4 +12,5 @@ RECIPE = GENERIC.extend(
                               '[aria-label="Avvisa valfria cookies"]', '[aria-label="Decline optional cookies"]'),
     close_selectors=('[aria-label="Stäng"][role=button]', '[aria-label="Close"][role=button]'),
     unavailable_texts=("Det här innehållet är inte tillgängligt just nu", "This content isn't available right now"),
+    post_author_selectors=('[data-ad-rendering-role="profile_name"]', "h2 strong", "h3 strong"),
 )

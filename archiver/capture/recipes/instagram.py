@@ -11,4 +11,5 @@ RECIPE = GENERIC.extend(
     consent_reject_texts=("Avvisa valfria cookies", "Decline optional cookies"),
     close_selectors=('svg[aria-label="Stäng"]', 'svg[aria-label="Close"]'),
     unavailable_texts=("Sidan är tyvärr inte tillgänglig", "Sorry, this page isn't available."),
+    expand_texts=("mer", "more"),  # "… mer" under a caption
 )

@@ -12,4 +12,9 @@ RECIPE = GENERIC.extend(
     close_selectors=(".modal__dismiss", ".contextual-sign-in-modal__modal-dismiss", 'button[aria-label="Dismiss"]'),
     remove_selectors=(".top-level-modal-container",),
     unavailable_texts=("Den här sidan finns inte", "This page doesn’t exist"),
+    expand_texts=("mer", "more", "see more"),  # "…mer", "…see more"
+    expand_selectors=(".feed-shared-inline-show-more-text__see-more-less-toggle",
+                      ".comments-comments-list__load-more-comments-button", ".show-prev-replies"),
+    post_author_selectors=(".update-components-actor__name", ".update-components-actor__title"),
+    post_time_selectors=(".update-components-actor__sub-description",),
 )

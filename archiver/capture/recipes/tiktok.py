@@ -10,4 +10,5 @@ RECIPE = GENERIC.extend(
     post_selectors=('[data-e2e="user-post-item"]', "article"),
     close_selectors=('[data-e2e="modal-close-inner-button"]',),
     unavailable_texts=("Det gick inte att hitta det här kontot", "Couldn't find this account"),
+    post_author_selectors=('[data-e2e="browse-username"]', '[data-e2e="video-author-uniqueid"]'),
 )

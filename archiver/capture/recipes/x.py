@@ -13,4 +13,6 @@ RECIPE = GENERIC.extend(
     remove_selectors=('[data-testid="BottomBar"]', '#layers [data-testid="sheetDialog"]'),
     unavailable_texts=("Kontot finns inte", "Det här kontot finns inte", "This account doesn’t exist",
                        "Account suspended", "Kontot har stängts av"),
+    expand_texts=("Visa ytterligare svar*", "Show additional replies*", "Show probable spam"),
+    post_author_selectors=('[data-testid="User-Name"]',),
 )

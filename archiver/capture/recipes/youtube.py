@@ -12,4 +12,8 @@ RECIPE = GENERIC.extend(
                               'form[action*="consent"] button[value="0"]'),
     remove_selectors=("ytd-mealbar-promo-renderer", "tp-yt-paper-dialog#dialog"),
     unavailable_texts=("Den här kanalen finns inte", "This channel doesn't exist", "This channel does not exist"),
+    expand_texts=("mer", "more"),  # "…mer" under the description
+    expand_selectors=("ytd-text-inline-expander #expand", "ytd-comment-replies-renderer #more-replies",
+                      "ytd-continuation-item-renderer button"),
+    post_author_selectors=("ytd-video-owner-renderer #channel-name", "#owner #channel-name"),
 )
