@@ -17,7 +17,7 @@ from archiver.bundle import manifest as manifest_io
 from archiver.bundle import timestamp
 from archiver.bundle.pdf import RunInfo, build_pdf
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
-from archiver.capture.page import visitor_user_agents, worth_retrying
+from archiver.capture.page import capture_post, visitor_user_agents, worth_retrying
 from archiver.catalog import Catalog
 from archiver.logcontext import run_id_var
 from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id, utcnow
@@ -102,8 +102,6 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, c
 
 
 async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settings: CaptureSettings):
-    from archiver.capture.page import capture_post  # TEMP until the helper lands it
-
     async with launch_browser(choice) as browser:
         user_agents = await visitor_user_agents(browser)
         for attempt in range(1, max(1, settings.attempts) + 1):
