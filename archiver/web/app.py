@@ -154,6 +154,10 @@ def detail_text(detail) -> str:
             value = reason_text(value)
         if key == "role":
             value = accounts.ROLE_NAMES.get(value, value)
+        if key == "class":
+            value = POST_CLASS_NAMES.get(value, value).split(" – ")[0]
+        if key == "status":
+            value = PAGE_STATUS_NAMES.get(value, value)
         if isinstance(value, list | tuple):
             value = ", ".join(map(str, value))
         parts.append(f"{DETAIL_NAMES.get(key, key)}: {value}")
