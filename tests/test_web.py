@@ -572,3 +572,18 @@ def test_pages_pass_the_nu_html_checker(web, tmp_path):
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stderr.strip() == ""  # no warnings either
+
+
+def test_every_verification_check_is_named_in_swedish(tmp_path):
+    from synthetic import store_bundle
+
+    from archiver.web.app import check_text
+
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/"}], tmp_path / "store"),
+                        encoding="utf-8")
+    services = Services(registry)
+    result = services.verify(store_bundle(services, "decision", 1))
+    assert result.ok and len(result.checks) >= 8
+    untranslated = [c.name for c in result.checks if check_text(c.name) == c.name]
+    assert untranslated == []

@@ -164,6 +164,27 @@ def detail_text(detail) -> str:
     return "; ".join(parts)
 
 
+CHECK_NAMES = (  # verify.py's check names, in Swedish for the bundle page (the English stays beside it)
+    (re.compile(r"^manifest readable$"), "manifest.json går att läsa"),
+    (re.compile(r"^PDF present$"), "PDF-filen finns"),
+    (re.compile(r"^PDF readable$"), "PDF-filen går att läsa"),
+    (re.compile(r"^PDF SHA-256 matches manifest$"), "PDF-filens kontrollsumma stämmer med manifestet"),
+    (re.compile(r"^PDF SHA-256 matches catalog$"), "PDF-filens kontrollsumma stämmer med katalogen"),
+    (re.compile(r"^manifest SHA-256 matches catalog$"), "Manifestets kontrollsumma stämmer med katalogen"),
+    (re.compile(r"^PDF/A-(\w+) valid"), r"Giltig PDF/A-\1"),
+    (re.compile(r"^pixels of (.+) match manifest$"), r"Bildpunkterna i \1 stämmer med manifestet"),
+    (re.compile(r"^no trusted timestamp"), "Ingen betrodd tidsstämpel"),
+    (re.compile(r"^trusted timestamp"), "Betrodd tidsstämpel (RFC 3161)"),
+)
+
+
+def check_text(name: str) -> str:
+    for pattern, swedish in CHECK_NAMES:
+        if pattern.search(name):
+            return pattern.sub(swedish, name) if "\\" in swedish else swedish
+    return name
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only a local path may be the place to go after login (no open redirect)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -248,6 +269,7 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
     app.jinja_env.filters["tid_s"] = lambda v: local_time(v, with_seconds=True)
     app.jinja_env.filters["orsak"] = reason_text
     app.jinja_env.filters["detalj"] = detail_text
+    app.jinja_env.filters["kontroll"] = check_text
     app.jinja_env.filters["plattform"] = lambda v: PLATFORM_NAMES.get(v, v)
     app.jinja_env.globals.update(KIND_NAMES=KIND_NAMES, RUN_STATUS_NAMES=RUN_STATUS_NAMES,
                                  PAGE_STATUS_NAMES=PAGE_STATUS_NAMES, JOB_STATE_NAMES=JOB_STATE_NAMES,
@@ -552,7 +574,8 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
         row = bundle_row(bundle_id)
         name = row["pdf_name"] if which == "pdf" else manifest_io.MANIFEST_NAME
         path = Path(services.store.path(row["id"], name))
-        audit("bundle.downloaded", row["id"], {"file": name})
+        if request.method == "GET":  # a HEAD fetches nothing
+            audit("bundle.downloaded", row["id"], {"file": name})
         return send_file(path, mimetype="application/pdf" if which == "pdf" else "application/json",
                          as_attachment=True, download_name=name, max_age=0, conditional=False, etag=False)
 
