@@ -318,3 +318,32 @@ def test_retention_never_deletes_under_object_lock_and_deletes_every_version_oth
         assert decision.cull and [o.deleted for o in outcomes] == [True]
         assert "Versions" not in versions and "DeleteMarkers" not in versions  # the data is gone, not hidden
         assert services.catalog.get_bundle(bundle_id, include_deleted=True)["deleted_by"] == "Rita"
+
+
+def test_sync_uploads_what_waits_in_the_spool_without_a_capture(weed, tmp_path):
+    from synthetic import store_bundle
+
+    from archiver.services import Services
+
+    registry = tmp_path / "pages.yaml"
+    text = register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/kommun/"}], tmp_path / "spool")
+    s3 = f"  s3: {{bucket: archive-plain, prefix: sync, endpoint_url: {json.dumps(weed.endpoint)}, region: us-east-1}}\n"
+    registry.write_text(text.replace("storage:\n", "storage:\n" + s3, 1), encoding="utf-8")
+    services = Services(registry)
+
+    def outage(_bundle_id):
+        raise StoreError("S3 unreachable")
+
+    services.store.upload = outage  # while this bundle is stored, S3 is down: it stays in the spool
+    bundle_id = store_bundle(services, None, 1)
+    assert services.store.pending() == [bundle_id]
+
+    synced = run_cli("sync", "--json", registry=registry)  # a new process: S3 is reachable again
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout) == {"catalogued": [], "uploaded": [bundle_id], "pending": {}}
+    keys = [o["Key"] for o in s3_client(weed.endpoint).list_objects_v2(Bucket="archive-plain",
+                                                                       Prefix="sync/")["Contents"]]
+    assert sorted(keys) == sorted(f"sync/{bundle_id[:4]}/{bundle_id}/{n}" for n in (f"{bundle_id}.pdf",
+                                                                                     "manifest.json"))
+    again = run_cli("sync", registry=registry)
+    assert again.returncode == 0 and "nothing to do" in again.stdout

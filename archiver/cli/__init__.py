@@ -13,7 +13,7 @@ from archiver.cli.common import LOG_FORMATS, Services, configure_logging
 from archiver.cli.login import login
 from archiver.cli.pages import pages
 from archiver.cli.posts import post, retention
-from archiver.cli.run import demo, run, snapshot
+from archiver.cli.run import demo, run, snapshot, sync
 from archiver.cli.scheduler import scheduler
 from archiver.cli.web import serve, users
 from archiver.errors import ArchiverError
@@ -49,6 +49,7 @@ cli.add_command(serve)
 cli.add_command(users)
 cli.add_command(post)
 cli.add_command(retention)
+cli.add_command(sync)
 
 
 def main(argv: list[str] | None = None) -> None:

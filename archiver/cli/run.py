@@ -1,4 +1,4 @@
-"""`archiver run`, `snapshot` and `demo`: fronts over `pipeline.run`."""
+"""`archiver run`, `snapshot`, `sync` and `demo`: fronts over `Services.run` and `Services.sync`."""
 
 from __future__ import annotations
 
@@ -130,6 +130,32 @@ def snapshot(ctx: click.Context, services: Services, page_id: str, reason: str, 
     services.register.select([page_id])  # an unknown id is refused before the lock creates the store
     with services.lock():
         ctx.exit(_report(services, request, as_json))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@pass_services
+@click.pass_context
+def sync(ctx: click.Context, services: Services, as_json: bool) -> None:
+    """Upload bundles waiting in the S3 spool, and catalogue bundles an interrupted run left uncatalogued.
+
+    Every run does this first; `sync` does it alone, e.g. right after an S3 outage. Exit 1 while some
+    bundle still cannot be uploaded.
+    """
+    with services.lock():
+        done = services.sync()
+    if as_json:
+        echo_json(done)
+    else:
+        for bundle_id in done["catalogued"]:
+            click.echo(f"catalogued {bundle_id} (stored by an interrupted run)")
+        for bundle_id in done["uploaded"]:
+            click.echo(f"uploaded {bundle_id}")
+        for bundle_id, error in done["pending"].items():
+            click.echo(f"still pending {bundle_id}: {error}")
+        if not any(done.values()):
+            click.echo("nothing to do: every bundle is stored and catalogued")
+    ctx.exit(1 if done["pending"] else 0)
 
 
 @click.command()
