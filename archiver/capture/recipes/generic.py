@@ -69,6 +69,8 @@ RECIPE = Recipe(
         "översätt", "översättning", "translate", "translation", "original", "spara", "save", "sortera", "sort",
     ),
     post_author_selectors=("[itemprop=author] [itemprop=name]", "[itemprop=author]", "[rel=author]",
+                           "a[class*=author]", "span[class*=author]", "div[class*=author-name]",
                            "article header a", "h2", "h3", "strong"),
-    post_time_selectors=("time", "abbr[title]", "[itemprop=datePublished]"),
+    post_time_selectors=("time", "abbr[title]", "[itemprop=datePublished]", "span[class*=date]",
+                         "a[class*=date]", "span[class*=time]", "a[class*=time]"),
 )
