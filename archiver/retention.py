@@ -30,10 +30,11 @@ class Decision:
     created_at: datetime
     cull: bool
     why: str
+    rule: str  # which rule decided: registered, decision, evidence_kept, action_open, locked, released, done
 
     def as_dict(self) -> dict:
         return {"bundle_id": self.bundle_id, "class": self.post_class, "page": self.page_id, "url": self.url,
-                "created_at": self.created_at, "cull": self.cull, "why": self.why}
+                "created_at": self.created_at, "cull": self.cull, "why": self.why, "rule": self.rule}
 
 
 def decide(row: dict, retained_until) -> Decision:
@@ -41,23 +42,25 @@ def decide(row: dict, retained_until) -> Decision:
     post = row["post"]
     cls = post["class"]
 
-    def verdict(cull: bool, why: str) -> Decision:
-        return Decision(row["id"], cls, post["page_id"], post["url"], row["created_at"], cull, why)
+    def verdict(cull: bool, rule: str, why: str) -> Decision:
+        return Decision(row["id"], cls, post["page_id"], post["url"], row["created_at"], cull, why, rule)
 
     if row["registrations"]:
-        return verdict(False, "registered as " + ", ".join(r["dnr"] for r in row["registrations"]))
+        return verdict(False, "registered", "registered as " + ", ".join(r["dnr"] for r in row["registrations"]))
     if cls == "decision":
-        return verdict(False, "decision: kept, awaits a diarienummer")
+        return verdict(False, "decision", "decision: kept, awaits a diarienummer")
     if cls == "evidence" and post["released_at"] is None:
-        return verdict(False, "evidence: kept until released (`archiver retention release`)")
+        return verdict(False, "evidence_kept", "evidence: kept until released (`archiver retention release`)")
     if cls == "action" and post["done_at"] is None:
-        return verdict(False, "action: kept until the action is marked done (`archiver retention done`)")
+        return verdict(False, "action_open",
+                       "action: kept until the action is marked done (`archiver retention done`)")
     until = retained_until(row["id"])
     if until is not None:
-        return verdict(False, f"under S3 Object Lock until {until:%Y-%m-%d}")
+        return verdict(False, "locked", f"under S3 Object Lock until {until:%Y-%m-%d}")
     if cls == "evidence":
-        return verdict(True, f"evidence released on {post['released_at']:%Y-%m-%d} by {post['released_by']}")
-    return verdict(True, f"action done on {post['done_at']:%Y-%m-%d} by {post['done_by']}")
+        return verdict(True, "released",
+                       f"evidence released on {post['released_at']:%Y-%m-%d} by {post['released_by']}")
+    return verdict(True, "done", f"action done on {post['done_at']:%Y-%m-%d} by {post['done_by']}")
 
 
 def plan(catalog, store) -> list[Decision]:

