@@ -398,8 +398,13 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
             text = "Nu – sidor har lagts till sedan den senaste schemalagda körningen"
         else:
             text = local_time(status.next_due)
+        from apscheduler.triggers.cron import CronTrigger
+
+        now = datetime.now(LOCAL_TZ)
+        # The scheduler reads the cron in the machine's local time zone; shown here in Swedish time.
+        fire = CronTrigger.from_crontab(register.schedule.cron).get_next_fire_time(None, now)
         return {"due": status.due, "text": text, "last": last[0] if last else None,
-                "interval": register.schedule.interval_months}
+                "interval": register.schedule.interval_months, "cron_next": fire}
 
     @app.get("/")
     def overview():
