@@ -334,3 +334,26 @@ def test_an_existing_package_folder_is_never_overwritten(fake_bundle, tmp_path):
         eark.build_sip(fake_bundle, out)
     assert info.value.exit_code == 2
     assert [p.name for p in out.iterdir()] == ["are-kommun-20260101T120000Z-abc123"]
+
+
+def test_a_post_bundle_exports_as_a_post_with_its_class(tmp_path, eark_validator):
+    from synthetic import store_bundle
+
+    from archiver.services import Services
+
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/"}], tmp_path / "store"),
+                        encoding="utf-8")
+    bundle_id = store_bundle(Services(registry), "evidence", 1)
+    result = run_cli("bundles", "export", bundle_id, "--out", str(tmp_path / "sip"), "--json", registry=registry)
+    assert result.returncode == 0, result.stderr
+    sip = Path(json.loads(result.stdout)["sip"])
+    dc = ET.parse(sip / "metadata" / "descriptive" / "dc.xml").getroot()
+    texts = {el.tag.split("}")[1]: [] for el in dc}
+    for el in dc:
+        texts[el.tag.split("}")[1]].append(el.text)
+    assert texts["title"] == ["Inlägg i sociala medier – Götene kommun (test)"]
+    assert any(s.startswith("Bevis om brottsligt innehåll") for s in texts["subject"])
+    assert any("författare som visat: Götene kommun" in d for d in texts["description"])
+    report = eark_validator["packages"].PackageValidator(sip).validation_report
+    assert report.structure.status.name == "WELLFORMED" and report.metadata.schema_results.status.name == "VALID"

@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from archiver import TOOL_NAME, __version__
 from archiver.bundle import manifest as manifest_io
+from archiver.bundle.cover import POST_CLASSES_SV
 from archiver.bundle.timestamp import TOKEN_NAME
 from archiver.errors import BadInputError, ConfigurationError, VerificationError
 from archiver.fileio import fsync_dir
@@ -54,6 +55,7 @@ CONTENT_CATEGORY = "Other"
 OTHER_CONTENT_CATEGORY = "Social media screenshots"
 CONTENT_INFORMATION_TYPE = "OTHER"
 OTHER_CONTENT_INFORMATION_TYPE = "archiver bundle: PDF/A with manifest.json"
+POST_TITLE = "Inlägg i sociala medier – {organisation}"
 TITLE = "Skärmdumpar av sociala medier – {organisation}"
 PRONOM = {"1b": "fmt/354", "2b": "fmt/477"}
 
@@ -356,9 +358,14 @@ class _Writer:
 
         pages = m.get("pages", [])
         ok = [p for p in pages if p.get("status") == "ok"]
-        add("title", TITLE.format(organisation=self.organisation))
+        post = m.get("post")
+        add("title", (POST_TITLE if post else TITLE).format(organisation=self.organisation))
         add("creator", self.organisation)
         add("subject", "Sociala medier")
+        if post:
+            add("subject", POST_CLASSES_SV.get(post.get("class"), post.get("class")))
+            add("description", f"Inlägg {post.get('permalink') or post.get('url')}, författare som visat: "
+                               f"{post.get('author') or '–'}, tid som visat: {post.get('shown_time') or '–'}.")
         for platform in sorted({p.get("platform") for p in pages if p.get("platform")}):
             add("subject", platform)
         add("description", f"Skärmdumpar av {len(ok)} av {len(pages)} sidor i sociala medier, tagna "
