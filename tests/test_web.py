@@ -581,7 +581,7 @@ def test_pages_pass_the_nu_html_checker(web, tmp_path):
 def test_every_verification_check_is_named_in_swedish(tmp_path):
     from synthetic import store_bundle
 
-    from archiver.web.app import check_text
+    from archiver.web.words import check_text
 
     registry = tmp_path / "pages.yaml"
     registry.write_text(register_yaml([{"id": "kommun", "url": "http://127.0.0.1:8123/"}], tmp_path / "store"),

@@ -15,7 +15,6 @@ import threading
 import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import Flask, g, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
@@ -29,6 +28,25 @@ from archiver.schedule import due_status
 from archiver.store.local import check_bundle_id
 from archiver.web import accounts, thumbs
 from archiver.web.jobs import JobRunner
+from archiver.web.words import (
+    ACTION_NAMES,
+    BUSY_TEXT,
+    ERROR_TEXTS,
+    ERROR_TITLES,
+    JOB_STATE_NAMES,
+    KIND_NAMES,
+    LOCAL_TZ,
+    NOTICES,
+    PAGE_STATUS_NAMES,
+    PLATFORM_NAMES,
+    POST_CLASS_NAMES,
+    RETENTION_RULES,
+    RUN_STATUS_NAMES,
+    check_text,
+    detail_text,
+    local_time,
+    reason_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +55,6 @@ LOGIN_CSRF_COOKIE = "archiver_login_csrf"
 CSRF_FIELD = "csrf_token"
 LOGIN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
-LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 MAX_FAILED_LOGINS = 10  # per user name within LOGIN_WINDOW_S, then refused until older failures age out
 LOGIN_WINDOW_S = 15 * 60
 MAX_REASON = 500
@@ -78,122 +95,12 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
 CSP = ("default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-KIND_NAMES = {"scheduled": "Schemalagd", "pre-change": "Före ändring", "manual": "Manuell",
-              "retry": "Omtagning", "post": "Enskilt inlägg"}
-RUN_STATUS_NAMES = {"complete": "Komplett", "partial": "Delvis", "failed": "Misslyckad"}
-PAGE_STATUS_NAMES = {"ok": "Sparad", "failed": "Misslyckades"}
-JOB_STATE_NAMES = {"running": "Pågår", "done": "Klar", "partial": "Klar, men med fel", "failed": "Misslyckades"}
-ACTION_NAMES = {
-    "login": "Inloggning", "login.failed": "Misslyckad inloggning", "logout": "Utloggning",
-    "snapshot.requested": "Ögonblicksbild begärd", "snapshot.failed": "Ögonblicksbild misslyckades",
-    "bundle.created": "Paket skapat", "bundle.downloaded": "Nedladdning", "bundle.verified": "Verifiering",
-    "bundle.registered": "Diarienummer registrerat", "user.added": "Användare tillagd",
-    "user.disabled": "Användare inaktiverad", "post.captured": "Inlägg sparat",
-    "bundle.exported": "Exporterat till e-arkivet", "bundle.deleting": "Gallras",
-    "bundle.delete_failed": "Gallring misslyckades", "bundle.deleted": "Gallrat",
-    "post.requested": "Inlägg begärt", "post.failed": "Inlägg misslyckades",
-    "post.done": "Åtgärden markerad som utförd", "post.released": "Beviset frigjort",
-}
-RETENTION_RULES = {  # retention.Decision.rule, in the words of the records plan
-    "registered": "Diariefört – gallras aldrig",
-    "decision": "Beslut – väntar på diarienummer",
-    "evidence_kept": "Bevis – sparas tills det frigörs",
-    "action_open": "Åtgärd – sparas tills åtgärden är utförd",
-    "locked": "Låst i S3 (Object Lock) – kan inte raderas än",
-    "released": "Beviset är frigjort",
-    "done": "Åtgärden är utförd",
-}
-POST_CLASS_NAMES = {
-    "decision": "Beslut – diarieförs och bevaras",
-    "action": "Åtgärd – får gallras när åtgärden är utförd",
-    "evidence": "Bevis – brottsligt innehåll inför polisanmälan, sparas tills det frigörs",
-}
-NOTICES = {"registrerad": "Diarienumret är registrerat.", "utford": "Åtgärden är markerad som utförd.",
-           "frigjord": "Beviset är frigjort och får nu gallras.", "verifierad": "Paketet är verifierat, se resultatet nedan.",
-           "tillagd": "Användaren är tillagd.", "inaktiverad": "Användaren är inaktiverad."}
-ERROR_TITLES = {400: "Felaktig begäran", 401: "Inte inloggad", 403: "Åtkomst nekad", 404: "Hittades inte",
-                405: "Metoden är inte tillåten", 409: "Upptaget", 500: "Internt fel"}
-ERROR_TEXTS = {
-    400: "Begäran kunde inte tolkas.",
-    403: "Du har inte behörighet till den här sidan eller åtgärden.",
-    404: "Sidan eller paketet finns inte.",
-    405: "Den här adressen tar inte emot den sortens begäran.",
-    500: "Något gick fel på servern. Försök igen, eller kontakta IT-avdelningen.",
-}
-PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "x": "X", "youtube": "YouTube",
-                  "linkedin": "LinkedIn", "tiktok": "TikTok", "generic": "Webbsida"}
-DETAIL_NAMES = {"reason": "orsak", "failed": "misslyckade", "file": "fil", "dnr": "diarienummer", "page": "sida",
-                "job": "körning", "remote": "från adress", "name": "namn", "role": "roll", "error": "fel",
-                "files": "filer", "to": "till", "why": "varför", "ok": "godkänd", "class": "klass",
-                "url": "adress", "status": "status", "format": "format"}
-BUSY_TEXT = "Upptaget – en annan körning pågår, försök igen senare"
-
-
 class Refused(HTTPException):
     """An HTTP error with a Swedish explanation for the person."""
 
     def __init__(self, code: int, text: str | None = None):
         super().__init__(description=text or ERROR_TEXTS.get(code, ""))
         self.code = code
-
-
-def local_time(value: datetime | None, with_seconds: bool = False) -> str:
-    if value is None:
-        return "–"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
-
-
-def reason_text(reason: str) -> str:
-    if reason == "scheduled":
-        return "Schemalagd"
-    if reason.startswith("pre-change:"):
-        return "Före ändring: " + reason.removeprefix("pre-change:").strip()
-    return reason
-
-
-def detail_text(detail) -> str:
-    """An audit entry's detail as short Swedish text (empty values left out)."""
-    if not isinstance(detail, dict):
-        return "" if detail is None else str(detail)
-    parts = []
-    for key, value in detail.items():
-        if value in (None, "", [], {}):
-            continue
-        if key == "reason" and isinstance(value, str):
-            value = reason_text(value)
-        if key == "role":
-            value = accounts.ROLE_NAMES.get(value, value)
-        if key == "class":
-            value = POST_CLASS_NAMES.get(value, value).split(" – ")[0]
-        if key == "status":
-            value = PAGE_STATUS_NAMES.get(value, value)
-        if isinstance(value, list | tuple):
-            value = ", ".join(map(str, value))
-        parts.append(f"{DETAIL_NAMES.get(key, key)}: {value}")
-    return "; ".join(parts)
-
-
-CHECK_NAMES = (  # verify.py's check names, in Swedish for the bundle page (the English stays beside it)
-    (re.compile(r"^manifest readable$"), "manifest.json går att läsa"),
-    (re.compile(r"^PDF present$"), "PDF-filen finns"),
-    (re.compile(r"^PDF readable$"), "PDF-filen går att läsa"),
-    (re.compile(r"^PDF SHA-256 matches manifest$"), "PDF-filens kontrollsumma stämmer med manifestet"),
-    (re.compile(r"^PDF SHA-256 matches catalog$"), "PDF-filens kontrollsumma stämmer med katalogen"),
-    (re.compile(r"^manifest SHA-256 matches catalog$"), "Manifestets kontrollsumma stämmer med katalogen"),
-    (re.compile(r"^PDF/A-(\w+) valid"), r"Giltig PDF/A-\1"),
-    (re.compile(r"^pixels of (.+) match manifest$"), r"Bildpunkterna i \1 stämmer med manifestet"),
-    (re.compile(r"^no trusted timestamp"), "Ingen betrodd tidsstämpel"),
-    (re.compile(r"^trusted timestamp"), "Betrodd tidsstämpel (RFC 3161)"),
-)
-
-
-def check_text(name: str) -> str:
-    for pattern, swedish in CHECK_NAMES:
-        if pattern.search(name):
-            return pattern.sub(swedish, name) if "\\" in swedish else swedish
-    return name
 
 
 def _safe_next(target: str | None) -> str | None:
