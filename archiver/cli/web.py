@@ -57,7 +57,7 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["communicator", "registrar", "admin"]),
-              help="communicator: snapshots; registrar: verify and register; admin: users.")
+              help="communicator: snapshots and posts; registrar: verify, register, retention marks; admin: users.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @pass_services
 def users_add(services: Services, name: str, role: str, password_stdin: bool) -> None:
