@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import re
 import threading
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from conftest import register_yaml
 from sqlalchemy import select
 
 from archiver.capture.browser import CHROMIUM_ARGS
+from archiver.catalog import Catalog, catalog_url_for
 from archiver.catalog.db import users as users_table
 from archiver.catalog.db import web_sessions
 from archiver.cli import cli
@@ -591,3 +593,64 @@ def test_every_verification_check_is_named_in_swedish(tmp_path):
     assert result.ok and len(result.checks) >= 8
     untranslated = [c.name for c in result.checks if check_text(c.name) == c.name]
     assert untranslated == []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_serve_demo_can_be_tried_offline_with_printed_accounts(tmp_path):
+    """`archiver serve --demo` from a fresh folder: demo site, demo register, accounts; a post of the demo
+    post captured through the page, fully expanded."""
+    import subprocess
+    import sys
+    import time as clock
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "archiver", "serve", "--demo", "--port", str(port)],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [server.stdout.readline() for _ in range(5)]
+        accounts_shown = dict(line.split()[2:5:2] for line in lines if line.startswith("demo account:"))
+        assert set(accounts_shown) == {"kommunikator", "registrator", "admin"}, lines
+        site = lines[0].split()[2].rstrip("/")
+        web = Web(f"http://127.0.0.1:{port}", None, None)
+        for _ in range(100):
+            try:
+                page = request(web, "GET", "/login")
+                break
+            except OSError:
+                clock.sleep(0.1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.body).group(1)
+        cookie = re.search(r"archiver_login_csrf=([^;]+)", page.headers["Set-Cookie"]).group(1)
+        login = request(web, "POST", "/login", cookies={"archiver_login_csrf": cookie}, form={
+            "csrf_token": token, "name": "kommunikator", "password": accounts_shown["kommunikator"]})
+        assert login.status == 302, login.body
+        session = {SESSION_COOKIE: re.search(rf"{SESSION_COOKIE}=([^;]+)", login.headers["Set-Cookie"]).group(1)}
+        overview = request(web, "GET", "/", cookies=session)
+        assert "Götene kommun (demo)" in overview.body and f"{site}/facebook.html" in overview.body
+        form = request(web, "GET", "/post", cookies=session)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.body).group(1)
+        post = {"csrf_token": csrf, "url": f"{site}/inlagg.html", "post_class": "decision", "reason": "prov"}
+        which = request(web, "POST", "/post", cookies=session, form=post)  # three demo pages share the host
+        assert which.status == 400 and "Välj sidan i listan" in which.body
+        started = request(web, "POST", "/post", cookies=session, form=post | {"page": "facebook"})
+        assert started.status == 303, started.body
+        for _ in range(600):
+            job = request(web, "GET", urlsplit(started.location).path, cookies=session).body
+            if "bundle-link" in job:
+                break
+            clock.sleep(0.1)
+        assert "Klar" in job and "Misslyckades" not in job
+        (row,) = Catalog(catalog_url_for(tmp_path / "output")).list_bundles()
+        assert row["post"]["class"] == "decision" and row["post"]["author"] == "Götene kommun"
+        manifest = json.loads(next((tmp_path / "output").glob("*/*/manifest.json")).read_text())
+        assert manifest["post"]["complete"] is True and manifest["post"]["expanded"]["clicks"] == 3
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -25,15 +25,69 @@ log = logging.getLogger(__name__)
               "through it makes cookies Secure and the log shows the client's address).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads serving requests.")
+@click.option("--demo", is_flag=True,
+              help="Try it offline: serve the demo site on 127.0.0.1 and use a demo register (store: output/), "
+              "with demo accounts whose new passwords are printed. Only on a loopback address.")
 @pass_services
 def serve(services: Services, host: str, port: int, secure_cookies: bool, trusted_proxy: str | None,
-          threads: int) -> None:
+          threads: int, demo: bool) -> None:
     """Serve the web page for communicators and the registrar (waitress, server-rendered pages)."""
+    if demo:
+        _serve_demo(host, port, threads)
+        return
+    services.register  # noqa: B018 - a bad register fails here, before the server starts
+    _serve(services, host, port, secure_cookies, trusted_proxy, threads)
+
+
+DEMO_ACCOUNTS = (("kommunikator", "communicator"), ("registrator", "registrar"), ("admin", "admin"))
+
+
+def _serve_demo(host: str, port: int, threads: int) -> None:
+    """The web page over the offline demo site, with fresh passwords for its demo accounts each start."""
+    import secrets
+    import tempfile
+    from pathlib import Path
+
+    from archiver.demo import SITE_DIR, demo_register_yaml, serve_directory
+    from archiver.web import accounts
+
+    if not _is_loopback(host):
+        raise BadInputError("--demo creates accounts with printed passwords: it listens only on a loopback "
+                            "address (e.g. --host 127.0.0.1)")
+    with serve_directory(SITE_DIR) as site, tempfile.TemporaryDirectory() as tmp:
+        registry = Path(tmp) / "demo-pages.yaml"
+        registry.write_text(demo_register_yaml(site, str(Path("output").resolve())), encoding="utf-8")
+        services = Services(registry)
+        engine = services.catalog.engine
+        click.echo(f"demo site: {site}/  (a post to try: {site}/inlagg.html)")
+        for name, role in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(9)
+            if accounts.get_user(engine, name) is None:
+                accounts.add_user(engine, name, role, password)
+            else:
+                accounts.set_password(engine, name, password)
+            click.echo(f"demo account: {name:<13} password {password}  ({accounts.ROLE_NAMES[role]})")
+        click.echo(f"open http://{host}:{port}/ and log in; Ctrl-C stops")
+        _serve(services, host, port, False, None, threads)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(services: Services, host: str, port: int, secure_cookies: bool, trusted_proxy: str | None,
+           threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from archiver.web import create_app
 
-    services.register  # noqa: B018 - a bad register fails here, before the server starts
     app = create_app(services, secure_cookies=secure_cookies)
     if not _has_users(services):
         log.warning("no web accounts yet: add one with `archiver users add NAME --role admin`")

@@ -24,6 +24,15 @@ PLATFORM_HOSTS = {
 }
 
 
+class AmbiguousPostError(BadInputError):
+    """The post URL's host has several registered pages and its path names none of them."""
+
+    def __init__(self, host: str, candidates: list[str]):
+        self.host, self.candidates = host, candidates
+        super().__init__(f"the post URL does not show which registered account on {host} it belongs to; "
+                         f"name it with --page ({', '.join(candidates)})")
+
+
 @dataclass(frozen=True)
 class RegisterWarning:
     page_id: str
@@ -120,5 +129,4 @@ def page_for_post(register: Register, url: str, page_id: str | None = None) -> P
         return max(matches, key=lambda page: len(urlsplit(page.url).path.rstrip("/")))
     if len(candidates) == 1:
         return candidates[0]
-    raise BadInputError(f"the post URL does not show which registered account on {host} it belongs to; "
-                        f"name it with --page ({', '.join(p.id for p in candidates)})")
+    raise AmbiguousPostError(host, [p.id for p in candidates])

@@ -93,6 +93,16 @@ def add_user(engine: Engine, name: str, role: str, password: str, now: datetime 
     return User(name, role, at, None)
 
 
+def set_password(engine: Engine, name: str, password: str) -> None:
+    """Replace an account's password (and end its sessions, which the old password opened)."""
+    check_new_user(name, ROLES[0], password)
+    with engine.begin() as conn:
+        if conn.execute(update(users).where(users.c.name == name)
+                        .values(password_hash=hash_password(password))).rowcount == 0:
+            raise NotFoundError(f"no user named {name!r}")
+        conn.execute(delete(web_sessions).where(web_sessions.c.user_name == name))
+
+
 def get_user(engine: Engine, name: str) -> User | None:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()

@@ -23,7 +23,7 @@ from archiver import retention as retention_plan
 from archiver.bundle import manifest as manifest_io
 from archiver.errors import ArchiverError, BadInputError, BusyError, NotFoundError
 from archiver.models import PostRequest, utcnow
-from archiver.register.rules import allowed_hosts, page_for_post
+from archiver.register.rules import AmbiguousPostError, allowed_hosts, page_for_post
 from archiver.schedule import due_status
 from archiver.store.local import check_bundle_id
 from archiver.web import accounts, thumbs
@@ -376,6 +376,9 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
             return post_page("Något fält är för långt.", 400, **values)
         try:
             page = page_for_post(services.register, values["url"], values["page"] or None)
+        except AmbiguousPostError as exc:
+            return post_page("Adressen visar inte vilken av kommunens sidor inlägget hör till. Välj sidan i listan "
+                             f"”Sida inlägget hör till” ({', '.join(exc.candidates)}).", 400, **values)
         except BadInputError as exc:
             return post_page("Adressen godtas inte: den måste gå till ett inlägg på en av kommunens registrerade "
                              f"sidor. ({exc})", 400, **values)
