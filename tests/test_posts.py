@@ -188,12 +188,16 @@ def test_retention_lists_without_deleting_then_apply_deletes_exactly_the_cullabl
     text = run_cli("retention", registry=registry)
     assert "may be culled (2):" in text.stdout and "nothing deleted; run `archiver retention --apply`" in text.stdout
 
+    thumbs = services.store.cache_dir(ids["action_done"])  # what the web page derived from it
+    thumbs.mkdir(parents=True)
+    (thumbs / "page-2.png").write_bytes(b"a thumbnail of the culled post")
     applied = run_cli("retention", "--apply", "--by", "Registrator Rita", "--json", registry=registry)
     assert applied.returncode == 0, applied.stderr
     assert sorted(json.loads(applied.stdout)["deleted"]) == sorted([ids["action_done"], ids["evidence_released"]])
     for name, bundle_id in ids.items():
         assert _stored(services, bundle_id) == (name not in ("action_done", "evidence_released")), name
 
+    assert not thumbs.exists()  # no picture of a culled post is left behind
     listed = {row["id"] for row in json.loads(run_cli("bundles", "list", "--json", registry=registry).stdout)}
     assert listed == set(ids.values()) - {ids["action_done"], ids["evidence_released"]}
     gone = run_cli("bundles", "get", ids["action_done"], "--out", str(registry.parent / "out"), registry=registry)

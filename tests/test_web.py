@@ -376,7 +376,7 @@ def test_unknown_bundles_and_path_traversal_are_not_found(web):
              "/bundles/..%5c..%5chemlig.txt", "/bundles/../hemlig.txt", "/bundles/..%2Fhemlig.txt/pdf",
              "/bundles/..%2Fcatalog.sqlite/manifest.json", "/hemlig.txt", "/catalog.sqlite", "/2026/",
              "/static/../../hemlig.txt", "/static/..%2F..%2Fapp.py", "/static/%2e%2e/app.py",
-             "/.thumbs/", "/bundles/%00", "/etc/passwd"]
+             "/.thumbs/", "/.cache/", "/bundles/%00", "/etc/passwd"]
     for path in paths:
         reply = request(web, "GET", path, cookies=cookies)
         assert reply.status in (400, 404), (path, reply.status)
@@ -450,7 +450,7 @@ def test_snapshot_download_and_register_in_a_browser(web, chromium):
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
     bundle_dir = Path(web.services.store.path(bundle_id, row["pdf_name"])).parent
     assert not any(p.suffix == ".png" or p.name.startswith(".") for p in bundle_dir.iterdir())
-    assert list((Path(web.services.store.root) / ".thumbs" / bundle_id).glob("page-*.png"))
+    assert list(web.services.store.cache_dir(bundle_id).glob("page-*.png"))
     # downloads are the stored bytes
     with page.expect_download() as info:
         page.locator("#ladda-pdf").click()

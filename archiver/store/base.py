@@ -41,6 +41,9 @@ class Store(Protocol):
     def replace_manifest(self, bundle_id: str, data: bytes) -> None:
         """Swap in an updated manifest in one step; the PDF is never rewritten."""
 
+    def cache_dir(self, bundle_id: str) -> Path:
+        """A local folder for files derived from the bundle (thumbnails), outside it; removed by `delete`."""
+
     def retained_until(self, bundle_id: str):
         """When a storage-level retention lock (S3 Object Lock) on the bundle ends; None if none holds it."""
 

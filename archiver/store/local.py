@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".partial-"
 DELETING_PREFIX = ".deleting-"
+CACHE_DIR = ".cache"  # files derived from a bundle (the web page's thumbnails), kept outside it
 STALE_AFTER_S = 24 * 3600
 BUNDLE_ID = re.compile(r"^(\d{4})\d{4}T\d{6}Z-[0-9a-f]{6}$")
 
@@ -113,6 +114,10 @@ class LocalStore:
     def replace_manifest(self, bundle_id: str, data: bytes) -> None:
         write_atomic(self.path(bundle_id, "manifest.json"), data)
 
+    def cache_dir(self, bundle_id: str) -> Path:
+        """Where files derived from a bundle may be kept (never inside the bundle); deleted with it."""
+        return self.root / CACHE_DIR / check_bundle_id(bundle_id)
+
     def retained_until(self, bundle_id: str) -> None:
         """A local store has no retention lock of its own."""
 
@@ -122,6 +127,7 @@ class LocalStore:
         False when it was not there (already culled). Only `retention --apply` calls this.
         """
         final = self._final(bundle_id)
+        shutil.rmtree(self.cache_dir(bundle_id), ignore_errors=True)
         if not final.is_dir():
             return False
         doomed = final.with_name(f"{DELETING_PREFIX}{bundle_id}")

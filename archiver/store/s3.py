@@ -287,6 +287,9 @@ class S3Store:
             found += page.get("Versions", []) + page.get("DeleteMarkers", [])
         return found
 
+    def cache_dir(self, bundle_id: str) -> Path:
+        return self.spool.cache_dir(bundle_id)
+
     def retained_until(self, bundle_id: str) -> datetime | None:
         """The latest Object Lock retain-until date of any version of the bundle's objects, if still ahead."""
         from botocore.exceptions import ClientError
@@ -317,7 +320,7 @@ class S3Store:
         if until is not None:
             raise StoreError(f"{self.location(bundle_id)} is under S3 Object Lock until {until:%Y-%m-%d}; "
                              "not deleted")
-        found = self.spool.delete(bundle_id)
+        found = self.spool.delete(bundle_id)  # and its cache
         try:
             versions = self._versions(bundle_id)
             for version in versions:

@@ -1,7 +1,7 @@
 """Thumbnails of a bundle's PDF pages, made from the tile images inside the stored PDF.
 
-They are cached in `<store root>/.thumbs/<bundle_id>/`, never inside the bundle folder, so a bundle
-stays exactly as it was stored. Only a checked bundle id and a page number reach the file system.
+They are cached in the store's cache folder for the bundle (`<store>/.cache/<bundle_id>/`), never inside
+the bundle folder, so a bundle stays exactly as it was stored, and culling the bundle removes them too. Only a checked bundle id and a page number reach the file system.
 """
 
 from __future__ import annotations
@@ -23,17 +23,12 @@ log = logging.getLogger(__name__)
 
 THUMB_WIDTH = 240
 THUMB_MAX_HEIGHT = 480
-CACHE_DIR = ".thumbs"
 _lock = threading.Lock()
-
-
-def cache_dir(store_root: Path, bundle_id: str) -> Path:
-    return Path(store_root) / CACHE_DIR / check_bundle_id(bundle_id)
 
 
 def page_thumbnail(store, bundle_id: str, pdf_name: str, page_no: int) -> Path:
     """The PNG thumbnail of PDF page `page_no` (1-based) of a bundle; NotFoundError when it has no tile."""
-    folder = cache_dir(store.root, bundle_id)
+    folder = store.cache_dir(check_bundle_id(bundle_id))
     if not isinstance(page_no, int) or page_no < 1:
         raise NotFoundError(f"no page {page_no} in bundle {bundle_id}")
     target = folder / f"page-{page_no}.png"
