@@ -28,6 +28,9 @@ FAILURE_SV = {
 }
 
 
+POST_CLASS_SV = {"decision": "beslut, ska diarieföras", "action": "åtgärd", "evidence": "bevis, inför polisanmälan"}
+
+
 def _pages(n: int) -> str:
     return "sida" if n == 1 else "sidor"
 
@@ -56,6 +59,10 @@ def body(organisation: str, request: RunRequest, result) -> str:
         "",
         f"Arkiverade sidor ({len(captured)} av {len(result.captures)}):",
     ]
+    post_class = getattr(request, "post_class", None)
+    if post_class:
+        lines[-1:-1] = [f"Inlägg:       {getattr(request, 'url', '')}",
+                        f"Klass:        {POST_CLASS_SV.get(post_class, post_class)}", ""]
     lines += [f"  - {c.label}: {c.final_url or c.requested_url}" for c in captured] or ["  (inga)"]
     if failed:
         lines += ["", f"Misslyckade sidor ({len(failed)}):"]
@@ -68,9 +75,18 @@ def body(organisation: str, request: RunRequest, result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def post_subject(organisation: str, request, result) -> str:
+    what = POST_CLASS_SV.get(request.post_class, request.post_class)
+    if result.failed:
+        return f"Arkivering: inlägget kunde INTE sparas ({what}) – {organisation}"
+    return f"Arkivering: inlägg sparat ({what}) – {organisation}"
+
+
 def build_message(settings, organisation: str, request: RunRequest, result) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = subject(organisation, result.captures)
+    post_class = getattr(request, "post_class", None)  # a single post (PostRequest)
+    message["Subject"] = (post_subject(organisation, request, result) if post_class
+                          else subject(organisation, result.captures))
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)
     message["Date"] = formatdate(localtime=False)

@@ -135,3 +135,23 @@ def test_bad_notify_section_is_refused_with_file_line(tmp_path, section, field):
     result = run_cli("pages", "check", registry=registry)
     assert result.returncode == 2
     assert f"{registry}:" in result.stderr and field in result.stderr, result.stderr
+
+
+def test_a_post_mail_names_the_post_and_its_class():
+    from types import SimpleNamespace
+
+    from archiver.models import PageCapture, PostRequest
+    from archiver.notify import build_message
+
+    settings = SimpleNamespace(sender="arkiv@gotene.se", recipients=["registrator@gotene.se"])
+    request = PostRequest("https://www.facebook.com/gotenekommun/posts/1", "evidence", "hot", "Anna")
+    capture = PageCapture("facebook", "facebook", request.url, status="ok")
+    result = SimpleNamespace(captures=[capture], failed=[], bundle_id="20261125T000000Z-abcdef",
+                             location="/srv/arkiv", pdf="/srv/arkiv/x.pdf", manifest="/srv/arkiv/manifest.json")
+    message = build_message(settings, "Götene kommun", request, result)
+    assert message["Subject"] == "Arkivering: inlägg sparat (bevis, inför polisanmälan) – Götene kommun"
+    text = message.get_content()
+    assert f"Inlägg:       {request.url}" in text and "Klass:        bevis, inför polisanmälan" in text
+    capture.status = "failed"
+    result.failed = [capture]
+    assert "kunde INTE sparas" in build_message(settings, "Götene kommun", request, result)["Subject"]
