@@ -40,8 +40,13 @@ JOBS_TABLE = "apscheduler_jobs"
 BUSY_RETRY = timedelta(minutes=10)
 
 
-class Terminated(BaseException):  # like KeyboardInterrupt: not an Exception, so nothing swallows it
-    """SIGTERM arrived while a run was in progress: the run is abandoned."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a run was in progress: the run is abandoned.
+
+    A KeyboardInterrupt, because asyncio lets only those (and SystemExit) out of a callback: any other
+    BaseException raised by the signal handler while the event loop runs a callback is logged and
+    swallowed, and the run would go on.
+    """
 
 
 class _State:

@@ -107,7 +107,12 @@ class Scheduler:
     def stop(self, timeout: float = 20) -> int:
         self.proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
-        code = self.proc.wait(timeout=timeout)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            pytest.fail(f"the scheduler did not stop within {timeout} s of SIGTERM:\n{self.log()}")
         self.stop_seconds = time.monotonic() - started
         time.sleep(0.2)
         return code
@@ -231,3 +236,31 @@ def test_scheduler_fire_while_a_run_holds_the_lock_is_retried_later(tmp_path):
         assert "retrying at" in sched.log()
         assert sched.stop() == 0, sched.log()
     assert "scheduled run started" not in sched.log()
+
+
+@pytest.mark.parametrize("where", ["task", "callback"])
+def test_terminated_stops_the_event_loop_wherever_the_signal_lands(where):
+    """SIGTERM's handler raises Terminated in whatever the main thread runs: inside a task's step (Playwright's
+    message dispatch) or a plain callback. asyncio swallows other BaseExceptions there and the run went on."""
+    import asyncio
+
+    from archiver.scheduler import Terminated
+
+    def land():
+        raise Terminated("SIGTERM")
+
+    async def capture():
+        if where == "task":
+            async def dispatch():
+                await asyncio.sleep(0)
+                land()
+            asyncio.get_running_loop().create_task(dispatch())
+        else:
+            asyncio.get_running_loop().call_soon(land)
+        await asyncio.sleep(2)  # a hanging page: the run would go on this long
+        return "went on"
+
+    started = time.monotonic()
+    with pytest.raises(Terminated):
+        asyncio.run(capture())
+    assert time.monotonic() - started < 1
