@@ -361,6 +361,12 @@ def test_repeated_failed_logins_are_throttled(web):
     assert reply.status == 429 and "För många misslyckade inloggningar" in reply.body
     assert SESSION_COOKIE not in reply.headers.get("Set-Cookie", "")
     assert login_over_http(web, "anna", PASSWORD).status == 302  # other accounts are not affected
+    elsewhere = web.app.test_client()  # the same name from another machine is not locked out
+    form = elsewhere.get("/login", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.get_data(as_text=True)).group(1)
+    reply = elsewhere.post("/login", data={"csrf_token": token, "name": "gissad", "password": PASSWORD},
+                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert reply.status_code == 302
 
 
 def test_unknown_bundles_and_path_traversal_are_not_found(web):

@@ -55,7 +55,7 @@ LOGIN_CSRF_COOKIE = "archiver_login_csrf"
 CSRF_FIELD = "csrf_token"
 LOGIN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
-MAX_FAILED_LOGINS = 10  # per user name within LOGIN_WINDOW_S, then refused until older failures age out
+MAX_FAILED_LOGINS = 10  # per user name and client address within LOGIN_WINDOW_S, then refused until they age out
 LOGIN_WINDOW_S = 15 * 60
 MAX_REASON = 500
 MAX_DNR = 100
@@ -228,18 +228,24 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
     def login():
         return login_page()
 
-    failures: dict[str, list[float]] = {}  # user name → times of recent failed logins
+    # (user name, client address) → times of recent failed logins. Keyed by address too, so guessing from
+    # one machine cannot lock the person out from their own.
+    failures: dict[tuple[str, str], list[float]] = {}
     failures_lock = threading.Lock()
+
+    def failure_key(name: str) -> tuple[str, str]:
+        return name.casefold(), request.remote_addr or ""
 
     def recent_failures(name: str, add: bool = False) -> int:
         now = clock.monotonic()
+        key = failure_key(name)
         with failures_lock:
             if len(failures) > 10_000:
                 failures.clear()
-            times = [t for t in failures.get(name.casefold(), ()) if now - t < LOGIN_WINDOW_S]
+            times = [t for t in failures.get(key, ()) if now - t < LOGIN_WINDOW_S]
             if add:
                 times.append(now)
-            failures[name.casefold()] = times
+            failures[key] = times
             return len(times)
 
     @app.post("/login")
@@ -260,7 +266,7 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
                                    {"remote": request.remote_addr})
             return login_page("Fel användarnamn eller lösenord, eller kontot är inaktiverat.", 401, name)
         with failures_lock:
-            failures.pop(name.casefold(), None)
+            failures.pop(failure_key(name), None)
         accounts.end_session(engine(), request.cookies.get(SESSION_COOKIE))
         token, _session = accounts.create_session(engine(), user.name, lifetime=session_lifetime)
         services.catalog.audit(user.name, "login", None, {"remote": request.remote_addr})
