@@ -179,14 +179,21 @@ class Catalog:
 
     def list_bundles(self, include_deleted: bool = False) -> list[dict]:
         """Every bundle, oldest first, with its pages, registrations and, for a single post, `post`."""
+        return self._bundles(include_deleted=include_deleted)
+
+    def _bundles(self, include_deleted: bool, bundle_id: str | None = None) -> list[dict]:
         query = (select(bundles, runs.c.reason, runs.c.kind, runs.c.requested_by, runs.c.status,
                         runs.c.started_at, runs.c.completes)
                  .join(runs, runs.c.id == bundles.c.run_id).order_by(bundles.c.created_at))
+        posts_query = select(posts)
         if not include_deleted:
             query = query.where(bundles.c.deleted_at.is_(None))
+        if bundle_id is not None:  # one bundle (every web request for a bundle): its rows only
+            query = query.where(bundles.c.id == bundle_id)
+            posts_query = posts_query.where(posts.c.bundle_id == bundle_id)
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
-            post_rows = {r.bundle_id: _utc_row(dict(r._mapping)) for r in conn.execute(select(posts))}
+            post_rows = {r.bundle_id: _utc_row(dict(r._mapping)) for r in conn.execute(posts_query)}
             for row in rows:
                 row["post"] = post_rows.get(row["id"])
                 row["pages"] = [dict(p._mapping) for p in conn.execute(
@@ -201,12 +208,11 @@ class Catalog:
 
     def get_bundle(self, bundle_id: str, include_deleted: bool = False) -> dict:
         """One bundle; a culled one is NotFound (saying when and by whom) unless `include_deleted`."""
-        for row in self.list_bundles(include_deleted=True):
-            if row["id"] == bundle_id:
-                if row["deleted_at"] is not None and not include_deleted:
-                    raise NotFoundError(f"bundle {bundle_id} was deleted under the records plan on "
-                                        f"{row['deleted_at']:%Y-%m-%d %H:%M} UTC by {row['deleted_by']}")
-                return row
+        for row in self._bundles(include_deleted=True, bundle_id=bundle_id):
+            if row["deleted_at"] is not None and not include_deleted:
+                raise NotFoundError(f"bundle {bundle_id} was deleted under the records plan on "
+                                    f"{row['deleted_at']:%Y-%m-%d %H:%M} UTC by {row['deleted_by']}")
+            return row
         raise NotFoundError(f"no bundle {bundle_id!r} in the catalog")
 
     def find_bundle(self, bundle_id: str) -> dict | None:
