@@ -19,6 +19,7 @@ class DueStatus:
     due: bool
     next_due: datetime | None
     why: str
+    last_started: datetime | None = None  # the last complete scheduled run's start, None if never
 
 
 def due_status(last_started: datetime | None, last_page_ids: set[str], page_ids: set[str],
@@ -29,7 +30,8 @@ def due_status(last_started: datetime | None, last_page_ids: set[str], page_ids:
     next_due = add_months(last_started, interval_months)
     added = sorted(page_ids - last_page_ids)
     if added:
-        return DueStatus(True, now, f"pages added since the last run: {', '.join(added)}")
+        return DueStatus(True, now, f"pages added since the last run: {', '.join(added)}", last_started)
     if now >= next_due:
-        return DueStatus(True, next_due, f"last complete scheduled run started {last_started:%Y-%m-%d}")
-    return DueStatus(False, next_due, f"next run due {next_due:%Y-%m-%d}")
+        return DueStatus(True, next_due, f"last complete scheduled run started {last_started:%Y-%m-%d}",
+                         last_started)
+    return DueStatus(False, next_due, f"next run due {next_due:%Y-%m-%d}", last_started)

@@ -22,6 +22,7 @@ from archiver.lock import store_lock
 from archiver.models import POST_CLASSES, PostRequest, RunRequest, iso, utcnow
 from archiver.register import Register, load_register
 from archiver.register.rules import page_for_post
+from archiver.schedule import DueStatus, due_status
 from archiver.store import LocalStore, S3Store
 from archiver.store.local import check_bundle_id
 
@@ -58,6 +59,13 @@ class Services:
     def lock(self) -> AbstractContextManager[Path]:
         """The store's run lock: one run at a time; raises BusyError (exit 75) at once when taken."""
         return store_lock(Path(self.register.storage.local))
+
+    def due(self) -> DueStatus:
+        """Whether a scheduled run is due now (`run --if-due`, the web page's overview)."""
+        register = self.register
+        last = self.catalog.last_complete_scheduled_run()
+        return due_status(last[0] if last else None, last[1] if last else set(), {p.id for p in register.pages},
+                          register.schedule.interval_months, utcnow())
 
     def run(self, request: RunRequest, on_page=None) -> RunOutcome:
         """One run through the pipeline, then the e-mail. The caller holds `lock()`."""

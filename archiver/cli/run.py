@@ -14,8 +14,7 @@ from archiver.capture.page import capture_jobs
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.cli.progress import page_progress
 from archiver.errors import BadInputError
-from archiver.models import RunRequest, iso, utcnow
-from archiver.schedule import due_status
+from archiver.models import RunRequest, iso
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +76,7 @@ def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[st
 def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str, by: str,
                 as_json: bool) -> int:
     if if_due:
-        register = services.register
-        last = services.catalog.last_complete_scheduled_run()
-        status = due_status(last[0] if last else None, last[1] if last else set(),
-                            {p.id for p in register.pages}, register.schedule.interval_months, utcnow())
+        status = services.due()
         if not status.due:
             if as_json:
                 echo_json({"due": False, "next_due": iso(status.next_due)})

@@ -24,7 +24,6 @@ from archiver.bundle import manifest as manifest_io
 from archiver.errors import ArchiverError, BadInputError, BusyError, NotFoundError
 from archiver.models import PostRequest, utcnow
 from archiver.register.rules import AmbiguousPostError, allowed_hosts, page_for_post
-from archiver.schedule import due_status
 from archiver.store.local import check_bundle_id
 from archiver.web import accounts, thumbs
 from archiver.web.jobs import JobRunner
@@ -300,10 +299,8 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
 
     def next_run() -> dict:
         register = services.register
-        last = services.catalog.last_complete_scheduled_run()
-        status = due_status(last[0] if last else None, last[1] if last else set(),
-                            {p.id for p in register.pages}, register.schedule.interval_months, utcnow())
-        if last is None:
+        status = services.due()
+        if status.last_started is None:
             text = "Nu – ingen fullständig schemalagd körning har gjorts ännu"
         elif status.due and status.next_due and status.next_due < utcnow() - timedelta(minutes=1):
             text = f"Nu – förföll {local_time(status.next_due)}"
@@ -316,7 +313,7 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
         now = datetime.now(LOCAL_TZ)
         # The scheduler reads the cron in the machine's local time zone; shown here in Swedish time.
         fire = CronTrigger.from_crontab(register.schedule.cron).get_next_fire_time(None, now)
-        return {"due": status.due, "text": text, "last": last[0] if last else None,
+        return {"due": status.due, "text": text, "last": status.last_started,
                 "interval": register.schedule.interval_months, "cron_next": fire}
 
     @app.get("/")
