@@ -70,8 +70,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
-    catalog_strays(store, catalog)
-    _sync_pending(store)
+    sync(store, catalog)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page,
                                                          catalog.last_capture_seconds(),
@@ -90,8 +89,7 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, c
     run_id_var.set(bundle_id)
     log.info("post %s: %s (%s, class %s), requested by %s", bundle_id, request.url, page.id, request.post_class,
              request.requested_by)
-    catalog_strays(store, catalog)
-    _sync_pending(store)
+    sync(store, catalog)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))
     capture.post = {"class": request.post_class, **(capture.post or {"url": request.url})}
@@ -182,15 +180,17 @@ def catalog_strays(store: Store, catalog: Catalog) -> list[str]:
     return found
 
 
-def _sync_pending(store: Store) -> None:
-    """Step: a store that uploads (S3) first uploads the bundles an earlier run left pending in its local
-    spool; one that still fails stays pending and does not stop this run."""
-    sync = getattr(store, "sync", None)
-    if sync is None:
-        return
-    for bundle_id, error in sync().items():
+def sync(store: Store, catalog: Catalog) -> dict:
+    """Step (first in every run, and `archiver sync` alone): catalogue strays, then a store that uploads
+    (S3) uploads the bundles an earlier run left pending in its local spool. One that still fails stays
+    pending and does not stop the run."""
+    strays = catalog_strays(store, catalog)
+    uploads = store.sync() if hasattr(store, "sync") else {}
+    for bundle_id, error in uploads.items():
         if error is None:
             log.info("pending bundle %s uploaded", bundle_id)
+    return {"catalogued": strays, "uploaded": [b for b, error in uploads.items() if error is None],
+            "pending": {b: error for b, error in uploads.items() if error is not None}}
 
 
 def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,

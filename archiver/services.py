@@ -108,10 +108,7 @@ class Services:
     def sync(self) -> dict:
         """Bring the store and catalog level without a capture: catalogue bundles stored but not catalogued,
         then upload what waits in the S3 spool. The caller holds `lock()`."""
-        strays = pipeline.catalog_strays(self.store, self.catalog)
-        uploads = self.store.sync() if hasattr(self.store, "sync") else {}
-        return {"catalogued": strays, "uploaded": [b for b, error in uploads.items() if error is None],
-                "pending": {b: error for b, error in uploads.items() if error is not None}}
+        return pipeline.sync(self.store, self.catalog)
 
     def register_bundle(self, bundle_id: str, dnr: str, by: str) -> dict:
         """Record a diarienummer in the catalog (with who and when, in the audit trail) and the manifest.
