@@ -76,11 +76,7 @@ def verify(services: Services, target: str, as_json: bool) -> None:
     """Recompute every hash and validate the PDF/A; TARGET is a bundle id or a bundle folder/PDF."""
     path = Path(target)
     if BUNDLE_ID.match(target) and not path.exists():
-        catalog_row = services.catalog.get_bundle(target)
-        if catalog_row["location"].startswith("s3://"):  # downloaded into a private temp folder
-            folder = services.store.local_copy(target)
-        else:
-            folder = Path(catalog_row["location"])
+        result, catalogued = services.verify(target), target
     elif path.exists():
         folder = path if path.is_dir() else path.parent
         manifest_path = folder / manifest_io.MANIFEST_NAME
@@ -90,12 +86,13 @@ def verify(services: Services, target: str, as_json: bool) -> None:
         bundle_id = manifest_io.load(manifest_path).get("bundle_id", "")
         if BUNDLE_ID.match(str(bundle_id)) and services.registry_path.exists():
             catalog_row = services.catalog.find_bundle(bundle_id)
+        stamp = services.register.bundle.timestamp if services.registry_path.exists() else None
+        result = verify_bundle(folder, catalog_row, timestamp_ca=stamp.ca_file if stamp else None)
+        catalogued = catalog_row["id"] if catalog_row is not None else None
     else:
         raise NotFoundError(f"{target!r} is neither a bundle id nor a path")
-    stamp = services.register.bundle.timestamp if services.registry_path.exists() else None
-    result = verify_bundle(folder, catalog_row, timestamp_ca=stamp.ca_file if stamp else None)
-    if catalog_row is not None:
-        services.catalog.audit(getpass.getuser(), "bundle.verified", catalog_row["id"], {"ok": result.ok})
+    if catalogued is not None:
+        services.catalog.audit(getpass.getuser(), "bundle.verified", catalogued, {"ok": result.ok})
     if as_json:
         echo_json(result.as_dict())
     else:
