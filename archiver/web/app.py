@@ -39,6 +39,7 @@ from archiver.web.words import (
     PAGE_STATUS_NAMES,
     PLATFORM_NAMES,
     POST_CLASS_NAMES,
+    POST_CLASS_SHORT,
     RETENTION_RULES,
     RUN_STATUS_NAMES,
     check_text,
@@ -190,7 +191,8 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
     app.jinja_env.filters["plattform"] = lambda v: PLATFORM_NAMES.get(v, v)
     app.jinja_env.globals.update(KIND_NAMES=KIND_NAMES, RUN_STATUS_NAMES=RUN_STATUS_NAMES,
                                  PAGE_STATUS_NAMES=PAGE_STATUS_NAMES, JOB_STATE_NAMES=JOB_STATE_NAMES,
-                                 ACTION_NAMES=ACTION_NAMES, CSRF_FIELD=CSRF_FIELD, POST_CLASS_NAMES=POST_CLASS_NAMES)
+                                 ACTION_NAMES=ACTION_NAMES, CSRF_FIELD=CSRF_FIELD, POST_CLASS_NAMES=POST_CLASS_NAMES,
+                                 POST_CLASS_SHORT=POST_CLASS_SHORT)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

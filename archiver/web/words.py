@@ -44,6 +44,7 @@ POST_CLASS_NAMES = {
     "action": "Åtgärd – får gallras när åtgärden är utförd",
     "evidence": "Bevis – brottsligt innehåll inför polisanmälan, sparas tills det frigörs",
 }
+POST_CLASS_SHORT = {key: name.split(" – ")[0] for key, name in POST_CLASS_NAMES.items()}  # "Bevis"
 NOTICES = {"registrerad": "Diarienumret är registrerat.", "utford": "Åtgärden är markerad som utförd.",
            "frigjord": "Beviset är frigjort och får nu gallras.", "verifierad": "Paketet är verifierat, se resultatet nedan.",
            "tillagd": "Användaren är tillagd.", "inaktiverad": "Användaren är inaktiverad."}
@@ -92,7 +93,7 @@ def detail_text(detail) -> str:
         if key == "role":
             value = accounts.ROLE_NAMES.get(value, value)
         if key == "class":
-            value = POST_CLASS_NAMES.get(value, value).split(" – ")[0]
+            value = POST_CLASS_SHORT.get(value, value)
         if key == "status":
             value = PAGE_STATUS_NAMES.get(value, value)
         if isinstance(value, list | tuple):
