@@ -134,6 +134,13 @@ KOMMUN_APP_LINK = rgb("#ffd400")
 IDLE_POSTS = palette(4, 67, 0.40, 0.66)  # 600 x 150 block in each <article>
 
 
+# --- late-feed.html (generic): batches appended by a timer after the bottom comes into view -----------------
+LATE_POSTS = palette(40, 23, 0.55, 0.80)  # 600 x 100 card in each <article>; the page lists the same hex values
+LATE_CARD = (600, 100)
+LATE_END = rgb("#2d6a4f")  # 600 x 100 "no more posts" block under the 40th post
+LATE_BATCH = 10
+
+
 # --- What a capture of each page must show ----------------------------------------------------------------
 @dataclass(frozen=True)
 class Block:
@@ -269,7 +276,11 @@ def all_colours() -> dict[Colour, str]:
             if colour in seen:
                 raise ValueError(f"{hex_of(colour)} is used by both {seen[colour]} and {what}")
             seen[colour] = what
-    for colour, what in ((MARKER_REJECTED, "marker rejected"), (MARKER_ACCEPTED, "marker accepted"),
+    for i, colour in enumerate(LATE_POSTS):
+        if colour in seen:
+            raise ValueError(f"{hex_of(colour)} is used by both {seen[colour]} and late-feed post {i + 1}")
+        seen[colour] = f"late-feed post {i + 1}"
+    for colour, what in ((LATE_END, "late-feed end marker"), (MARKER_REJECTED, "marker rejected"), (MARKER_ACCEPTED, "marker accepted"),
                          (WHITE, "page background"), (BACKDROP_ON_WHITE, "backdrop")):
         if colour in seen:
             raise ValueError(f"{hex_of(colour)} is used by both {seen[colour]} and {what}")

@@ -47,6 +47,7 @@ from archiver.capture.recipes import RECIPES, recipe_for
 from archiver.capture.tiles import stack
 
 TIMEOUT_S = 20
+THREAD_TIMEOUT_S = 30  # 9 clicks in 4 rounds of deliberately slow loads, and twice a feed's settle window at the end
 ENDLESS_TIMEOUT_S = 8
 
 # Both post pages: a marker that turns pink when a control that must not be clicked was clicked.
@@ -116,7 +117,7 @@ def social_url():
 def posts(social_url, browser_choice) -> dict:
     """Every fixture post captured at once in one browser: {name: (capture, seconds it took)}."""
     jobs = {"facebook": ("facebook", "/post-facebook.html", TIMEOUT_S),
-            "thread": ("generic", "/post-thread.html", TIMEOUT_S),
+            "thread": ("generic", "/post-thread.html", THREAD_TIMEOUT_S),
             "stuck": ("generic", "/post-stuck.html", TIMEOUT_S),
             "endless": ("generic", "/post-endless.html", ENDLESS_TIMEOUT_S)}
 

@@ -65,6 +65,22 @@ def _dismissed_in_words(capture: PageCapture) -> list[str]:
     return words
 
 
+FEED_CUT_SV = {"max_posts": "gränsen för antal inlägg (capture.max_posts)",
+               "max_height_px": "gränsen för sidans höjd (capture.max_height_px)",
+               "time budget": "tidsgränsen för rullning (capture.scroll_budget_s)"}
+
+
+def feed_in_words(scroll: dict) -> str | None:
+    """Whether the capture holds the whole feed: it ended by itself, or a limit cut it (a warning)."""
+    if not scroll.get("feed"):
+        return None
+    posts = f"{scroll['posts']} inlägg, " if scroll.get("posts") else ""
+    if scroll["feed"] == "ended":
+        return f"flödet tog slut ({posts}{scroll.get('height_px', 0)} px)"
+    return (f"FLÖDET AVBRÖTS av {FEED_CUT_SV.get(scroll.get('cut_by'), scroll.get('cut_by'))} vid {posts}"
+            f"{scroll.get('height_px', 0)} px; sidan kan ha fler inlägg längre ner")
+
+
 def _post_facts(captures: list[PageCapture]) -> list[tuple[str, str]]:
     post = next((c.post for c in captures if c.post), None) or {}
     expanded = post.get("expanded") or {}
@@ -141,6 +157,9 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
         if not capture.ok:
             lines.append(f"fel: {capture.error}")
         lines += _dismissed_in_words(capture)
+        feed = feed_in_words(capture.scroll) if capture.ok and not capture.post else None
+        if feed:
+            lines.append(feed)
         if capture.truncated:
             lines.append(f"avkortad: sidan var {capture.document_height} px hög, de första {capture.height} px fångades")
         lines += [f"varning: {w}" for w in capture.warnings]

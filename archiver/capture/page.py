@@ -43,6 +43,7 @@ class CaptureSettings:
     max_height_px: int = 100_000
     max_posts: int | None = None
     scroll_budget_s: float = 30.0
+    feed_settle_s: float = 3.5  # a feed's next batch may take this long after the bottom comes into view
     allow_private_networks: bool = False
     concurrency: int = 2
     locale: str = "sv-SE"
@@ -61,6 +62,7 @@ class CaptureSettings:
             max_height_px=capture.max_height_px,
             max_posts=capture.max_posts,
             scroll_budget_s=capture.scroll_budget_s,
+            feed_settle_s=capture.feed_settle_s,
             allow_private_networks=capture.allow_private_networks,
             concurrency=capture.concurrency,
             sessions_dir=str(sessions_dir) if sessions_dir else None,
@@ -134,13 +136,15 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             async def scroll_down(seconds: float) -> None:  # comments that load as they come into view
                 await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
                                             max_height_px=settings.max_height_px, max_posts=None,
-                                            scroll_budget_s=min(settings.scroll_budget_s, seconds), network=network)
+                                            scroll_budget_s=min(settings.scroll_budget_s, seconds), network=network,
+                                            feed_settle_s=settings.feed_settle_s, report_cut=False)
 
             await post_steps.expand_post(page, capture, recipe, budget, network, scroll_down=scroll_down)
         else:
             await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
                                         max_height_px=settings.max_height_px, max_posts=max_posts,
-                                        scroll_budget_s=settings.scroll_budget_s, network=network)
+                                        scroll_budget_s=settings.scroll_budget_s, network=network,
+                                        feed_settle_s=settings.feed_settle_s)
         await steps.answer_consent(page, capture, recipe, autoconsent, budget)
         await steps.dismiss_popups(page, capture, recipe)
         if single_post:

@@ -26,8 +26,6 @@ SCROLL_SHARE = 0.5
 CONSENT_BUDGET_S = 4.0
 SETTLE_BUDGET_S = 10.0
 MAX_WORDS = 200_000  # a text layer this long is already a book
-GROW_WAIT_S = 2.5  # how long the bottom of a feed may take to append more
-QUIET_S = 0.3  # nothing changing for this long, and no request in flight: the feed has ended
 RECENT_REQUEST_S = 2.0  # requests older than this are long polls and streams, not a feed loading
 
 FREEZE_CSS = """
@@ -76,6 +74,10 @@ class NetworkWatch:
     def loading(self) -> bool:
         now = asyncio.get_running_loop().time()
         return any(now - t < RECENT_REQUEST_S for t in self.started.values())
+
+    def loading_since(self, mark: float, types: frozenset[str]) -> bool:
+        """A request of one of `types` that started at or after `mark` (loop time) is still in flight."""
+        return any(t >= mark and request.resource_type in types for request, t in self.started.items())
 
 
 async def open_page(page, capture: PageCapture, budget: Budget) -> None:
@@ -161,36 +163,51 @@ async def check_account(page, capture: PageCapture, recipe, session_used: bool) 
         raise PageFailed(f"content unavailable: the page says {facts['unavailable']!r}", "unavailable")
 
 
-GROWTH_JS = "() => [document.documentElement.scrollHeight, Date.now() - (window.__archiverLastMutation || 0)]"
+# Requests that may bring a feed's next batch; images, media and fonts fill in posts already there.
+FEED_REQUEST_TYPES = frozenset({"fetch", "xhr", "script", "document", "other"})
+SLOW_REQUEST_S = 6.0  # a feed request still in flight when the settle window ends gets this long more
+NUDGE_MS = 900  # at the bottom, a one-pixel scroll this often, for feeds that only look again on scroll
+FEED_CUT_WORDS = {"max_posts": "capture.max_posts", "max_height_px": "capture.max_height_px",
+                  "time budget": "capture.scroll_budget_s"}
 
 
-async def _grows(page, height: int, network: NetworkWatch, wait_s: float) -> bool:
-    """Does the page grow past `height` (a feed appending posts) within `wait_s`?
+async def _wait_for_more(page, height: int, network: NetworkWatch, settle_s: float, until: float) -> bool:
+    """At the bottom: does the feed append more within `settle_s` (or while a request it started is slow)?
 
-    Gives up sooner once nothing is loading and the DOM has been quiet for QUIET_S, so a page that
-    has ended costs a fraction of a second, while a slow feed gets the whole wait.
+    The page itself says when it grows (grow.js resolves on the mutation or resize), so a batch that
+    arrives after 0.4 s costs 0.4 s; a feed that has ended costs the whole window once. Timers, render
+    steps and debounces send no request while they wait, so silence on the network proves nothing; a
+    request that starts while we wait and is still running at the window's end (a slow network) is given
+    SLOW_REQUEST_S more. Bounded by `until`, the scroll budget's end.
     """
     loop = asyncio.get_running_loop()
-    start = loop.time()
-    while True:
-        await asyncio.sleep(0.05)
-        now_height, quiet_ms = await page.evaluate(GROWTH_JS)
-        if now_height > height:
-            return True
-        waited = loop.time() - start
-        if waited >= wait_s or (waited >= QUIET_S and quiet_ms >= QUIET_S * 1000 and not network.loading()):
-            return False
+    mark = loop.time()
+    window = min(settle_s, max(0.0, until - mark))
+    result = await page.evaluate(in_page("grow.js"), {"height": height, "waitMs": window * 1000,
+                                                      "nudgeMs": NUDGE_MS})
+    slow_until = min(until, loop.time() + SLOW_REQUEST_S)
+    while not result["grown"] and network.loading_since(mark, FEED_REQUEST_TYPES) and loop.time() < slow_until:
+        result = await page.evaluate(in_page("grow.js"), {"height": height, "nudgeMs": NUDGE_MS,
+                                                          "waitMs": min(0.5, slow_until - loop.time()) * 1000})
+    return bool(result["grown"])
 
 
 async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *, viewport_height: int,
                           max_height_px: int, max_posts: int | None, scroll_budget_s: float,
-                          network: NetworkWatch) -> None:
-    """Scroll down in viewport steps until the page stops growing, or a limit from the register is met."""
+                          network: NetworkWatch, feed_settle_s: float = 3.5, report_cut: bool = True) -> None:
+    """Scroll down in viewport steps until the feed ends, or a limit from the register cuts it.
+
+    "Ended" means the page stopped growing for `feed_settle_s` at the bottom (or listens for nothing
+    that could load more); a cut (max_posts, max_height_px, the time budget) is a warning, so a
+    registrar sees that the capture may hold less than the feed did (`report_cut=False`: a single post's
+    comments, whose expansion reports what stayed collapsed itself).
+    """
     loop = asyncio.get_running_loop()
     started = loop.time()
     end = started + min(scroll_budget_s, budget.share(SCROLL_SHARE))
     args = {"recipe": recipe.as_js(), "step": viewport_height}
-    steps = 0
+    steps = grew = 0
+    waited = 0.0
     while True:
         state = await page.evaluate(in_page("scroll.js"), args)
         steps += 1
@@ -202,22 +219,33 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
             stop = "max_posts"
         elif loop.time() >= end:
             stop = "time budget"
-            capture.warnings.append(f"stopped scrolling after {loop.time() - started:.0f} s "
-                                    "(capture.scroll_budget_s); the page may hold more below")
         elif state["atBottom"] and not state["listens"]:
             stop = "end of page (nothing on it loads on scroll)"
         elif state["atBottom"]:
-            if await _grows(page, state["height"], network, min(GROW_WAIT_S, max(0.1, end - loop.time()))):
+            before = loop.time()
+            more = await _wait_for_more(page, state["height"], network, feed_settle_s, end)
+            waited += loop.time() - before
+            if more:
+                grew += 1
                 continue
-            stop = "end of page"
+            stop = "time budget" if loop.time() >= end else "end of page"
         else:
             continue
         break
     capture.posts = state["posts"]
-    capture.scroll = {"steps": steps, "stopped_by": stop, "height_px": state["height"],
-                      "seconds": round(loop.time() - started, 2)}
-    log.info("%s: scrolled %d steps to %d px, %d posts (%s)", capture.page_id, steps, state["height"],
-             state["posts"], stop)
+    cut = stop in FEED_CUT_WORDS
+    capture.scroll = {"steps": steps, "stopped_by": stop, "feed": "cut" if cut else "ended",
+                      "cut_by": stop if cut else None, "batches_waited_for": grew,
+                      "waited_at_bottom_s": round(waited, 2), "height_px": state["height"],
+                      "posts": state["posts"], "seconds": round(loop.time() - started, 2)}
+    if cut and report_cut:
+        limit = {"max_posts": max_posts, "max_height_px": max_height_px,
+                 "time budget": f"{min(scroll_budget_s, end - started):.0f} s"}[stop]
+        capture.warnings.append(f"feed cut by {FEED_CUT_WORDS[stop]} ({limit}): stopped scrolling at "
+                                f"{state['posts']} posts, {state['height']} px after {loop.time() - started:.0f} s; "
+                                "the feed may hold more below")
+    log.info("%s: scrolled %d steps to %d px, %d posts (%s; waited %.1f s at the bottom for %d batches)",
+             capture.page_id, steps, state["height"], state["posts"], stop, waited, grew)
 
 
 async def settle(page, capture: PageCapture, budget: Budget) -> None:
