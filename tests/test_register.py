@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from archiver.capture import CaptureSettings
 from archiver.errors import NotFoundError, RegisterError
 from archiver.register import PageEntry, Register, dump_pages, is_private_host, load_register
 
@@ -334,6 +335,7 @@ def test_models_check_cross_fields_when_built_in_code():
     ("    max_posts: 0\n", 6, "pages[0].max_posts"),
     ("capture:\n  scroll_budget_s: -1\n", 7, "capture.scroll_budget_s"),
     ("capture:\n  max_posts: many\n", 7, "capture.max_posts"),
+    ("capture:\n  feed_settle_s: 0.1\n", 7, "capture.feed_settle_s"),
 ])
 def test_scroll_and_mobile_settings_are_checked(tmp_path, extra, line, field):
     got_line, got_field, _ = one_problem(tmp_path, MINIMAL + extra)
@@ -342,7 +344,9 @@ def test_scroll_and_mobile_settings_are_checked(tmp_path, extra, line, field):
 
 def test_scroll_and_mobile_settings_are_read(tmp_path):
     path = tmp_path / "pages.yaml"
-    path.write_text(MINIMAL + "    mobile: true\n    max_posts: 50\ncapture:\n  scroll_budget_s: 12\n", encoding="utf-8")
+    path.write_text(MINIMAL + "    mobile: true\n    max_posts: 50\ncapture:\n  scroll_budget_s: 12\n"
+                    "  feed_settle_s: 5\n", encoding="utf-8")
     register = load_register(path)
     assert register.pages[0].mobile is True and register.pages[0].max_posts == 50
     assert register.capture.scroll_budget_s == 12 and register.capture.max_posts is None
+    assert CaptureSettings.from_register(register.capture).feed_settle_s == 5
