@@ -369,6 +369,30 @@ def test_repeated_failed_logins_are_throttled(web):
     assert reply.status_code == 302
 
 
+def test_the_login_throttle_forgets_failures_after_its_window():
+    from archiver.web.views.signin import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(limit=3, window_s=60, clock=lambda: now[0], max_keys=5)
+    for _ in range(3):
+        assert not throttle.blocked("Gissad", "10.0.0.1")
+        throttle.failed("Gissad", "10.0.0.1")
+        now[0] += 10
+    assert throttle.blocked("gissad", "10.0.0.1")  # the name is matched case-insensitively
+    assert not throttle.blocked("gissad", "10.0.0.2") and not throttle.blocked("annan", "10.0.0.1")
+    now[0] += 31  # the first failure is now older than the window
+    assert not throttle.blocked("gissad", "10.0.0.1")
+    throttle.failed("gissad", "10.0.0.1")
+    assert throttle.blocked("gissad", "10.0.0.1")
+    throttle.succeeded("GISSAD", "10.0.0.1")
+    assert not throttle.blocked("gissad", "10.0.0.1")
+    for _ in range(3):
+        throttle.failed("flod", "10.0.0.1")
+    for n in range(6):  # more names than it keeps: it forgets them all rather than grow
+        throttle.failed(f"namn{n}", "10.0.0.9")
+    assert not throttle.blocked("flod", "10.0.0.1")
+
+
 def test_unknown_bundles_and_path_traversal_are_not_found(web):
     cookies, _ = session_for(web, "registrar")
     store_root = Path(web.services.store.root)
