@@ -137,7 +137,8 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
                 await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
                                             max_height_px=settings.max_height_px, max_posts=None,
                                             scroll_budget_s=min(settings.scroll_budget_s, seconds), network=network,
-                                            feed_settle_s=settings.feed_settle_s, report_cut=False)
+                                            feed_settle_s=min(settings.feed_settle_s, post_steps.COMMENTS_SETTLE_S),
+                                            report_cut=False)
 
             await post_steps.expand_post(page, capture, recipe, budget, network, scroll_down=scroll_down)
         else:

@@ -35,6 +35,8 @@ ROUND_WAIT_S = 3.0  # the longest wait for a round's clicks to finish loading
 AFTER_CLICK_S = 0.45  # a click may start a timer or a request only after a moment
 QUIET_S = 0.45  # nothing changed for this long and nothing loading: the round's clicks have done their work
 CLICK_TIMEOUT_MS = 1500  # then a scripted click: something lies over the control
+COMMENTS_SETTLE_S = 1.5  # at the end of a thread, comments that load into view; less than a feed's window,
+# since the expansion scrolls to the end again after every round that changed the page
 MAX_LISTED = 20  # labels listed in the warning and in `remaining`
 
 
