@@ -131,6 +131,7 @@ def _handler_for(proxy: S3FaultProxy) -> type[BaseHTTPRequestHandler]:
                 upstream.endheaders(body or None)
                 answer = upstream.getresponse()
                 data = answer.read()
+                proxy._record(self.command, self.path, answer.status, False)  # before the client can see it
                 self.send_response_only(answer.status, answer.reason)
                 sent_length = False
                 for name, value in answer.getheaders():
@@ -144,13 +145,13 @@ def _handler_for(proxy: S3FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
-                proxy._record(self.command, self.path, answer.status, False)
             finally:
                 upstream.close()
 
         def _inject(self, rule: Rule) -> None:
-            request_id = f"FAULT{len(proxy.seen):06d}"
+            request_id = f"FAULT{id(self):x}"
             data = error_body(rule.code, request_id)
+            proxy._record(self.command, self.path, rule.status, True)  # before the client can see it
             self.send_response_only(rule.status)
             self.send_header("Content-Type", "application/xml")
             self.send_header("x-amz-request-id", request_id)
@@ -158,7 +159,6 @@ def _handler_for(proxy: S3FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            proxy._record(self.command, self.path, rule.status, True)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 

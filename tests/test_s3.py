@@ -358,7 +358,7 @@ def test_a_persistent_500_keeps_the_bundle_pending_and_the_next_sync_uploads_it(
     services = Services(registry)
     proxy.fail(500, "InternalError", method="PUT", match=r"/manifest\.json")  # the PDF goes up, then S3 fails
     bundle_id = store_bundle(services, None, 1)
-    assert len(proxy.injected(500)) == RETRIES["total_max_attempts"]  # one request, all its attempts, given up
+    assert len(proxy.injected(500)) == RETRIES["total_max_attempts"], proxy.seen  # all attempts, given up
     assert services.store.pending() == [bundle_id]
     spooled = tmp_path / "spool" / bundle_id[:4] / bundle_id
     kept = {p.name: p.read_bytes() for p in spooled.iterdir()}
