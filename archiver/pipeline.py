@@ -123,7 +123,7 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
 
 def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
                           catalog: Catalog, completes: str | None = None) -> RunResult:
-    """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog."""
+    """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog → upload (S3)."""
     bundle_id = run_info.bundle_id
     store.sweep_stale()
     staging = store.staging_dir(bundle_id)
@@ -143,7 +143,8 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
 
     catalog.record_bundle(manifest, kind, store.name, stored.location, manifest_sha)
     upload = None
-    if store.name == "s3":
+    if store.name == "s3":  # uploaded once catalogued: a run killed mid-upload leaves it listed, pending
+        stored = store.send(bundle_id)
         upload = {"status": "pending" if stored.pending else "uploaded", "location": stored.location,
                   "error": stored.error}
     if stored.location.startswith("s3://"):

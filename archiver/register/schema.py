@@ -216,6 +216,9 @@ class S3Settings(_Model):
     endpoint_url: str | None = None
     region: str | None = None
     object_lock_days: int | None = Field(None, ge=1, strict=True)
+    # MiB: a larger file goes up in parts of this size, each held in memory while it is sent; 5 MiB is
+    # S3's smallest part.
+    multipart_threshold_mb: int = Field(16, ge=5, le=512, strict=True)
 
 
 class StorageSettings(_Model):

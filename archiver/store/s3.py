@@ -1,38 +1,36 @@
 """The S3 store: bundles go to the local spool first (a LocalStore), then up to S3, checksummed.
 
 Every bundle is stored locally exactly as the local store does, then each file is uploaded under
-`s3://bucket/prefix/YYYY/<bundle_id>/<name>` with its SHA-256 (`x-amz-checksum-sha256`, which the
-server checks against the body) and, with `object_lock_days`, in COMPLIANCE mode retained that many
-days. A key that already exists is never overwritten: an object with the same SHA-256 (left by an
-interrupted upload) is accepted, any other is refused. Each object is verified after upload (the
-server's SHA-256 and size, or a re-download when the server gives no checksum); only when every file
-of the bundle is verified is the local copy removed. A bundle whose upload failed stays in the spool:
-everything still in the spool is pending, and `sync` (a step at the start of every run) uploads it.
+`s3://bucket/prefix/YYYY/<bundle_id>/<name>` (s3objects.py: one PUT or multipart, with SHA-256 checksums
+and, with `object_lock_days`, COMPLIANCE retention read back). A key that already exists is never
+overwritten: an object with the same SHA-256 (left by an interrupted upload) is accepted, any other is
+refused; multipart uploads an interrupted upload left open are aborted, never completed. Only when every
+file of the bundle is verified is the local copy removed. A bundle whose upload failed stays in the
+spool: everything still in the spool is pending, and `sync` (a step at the start of every run) uploads it.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from archiver.bundle.manifest import MANIFEST_NAME, sha256_file
+from archiver.bundle.manifest import MANIFEST_NAME
 from archiver.errors import NotFoundError, StoreError
 from archiver.store.base import StoredBundle
 from archiver.store.local import BUNDLE_ID, LocalStore, check_bundle_id
+from archiver.store.s3objects import MIB, NOT_FOUND, S3Objects, Sums, error_code, version_arg
 
 log = logging.getLogger(__name__)
 
-
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
+# Five attempts per request in botocore's standard mode: 500/502/503/504, connection errors and throttling
+# (503 SlowDown) are retried with jittered exponential backoff (throttling from about 1 s, doubling: at most
+# 1 + 2 + 4 + 8 s in all), within the client's retry quota. What still fails leaves the bundle pending.
+RETRIES = {"mode": "standard", "total_max_attempts": 5}
 
 
 def make_client(settings):
@@ -40,7 +38,7 @@ def make_client(settings):
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60,
+    config = Config(retries=dict(RETRIES), connect_timeout=5, read_timeout=60,
                     s3={"addressing_style": "path"} if settings.endpoint_url else None)
     return boto3.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region, config=config)
 
@@ -54,6 +52,8 @@ class S3Store:
         self.bucket = settings.bucket
         self.prefix = settings.prefix.strip("/")
         self._client = client
+        self._objects: S3Objects | None = None
+        self._bucket_lock_checked = False
         self._copies: dict[str, Path] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
 
@@ -67,6 +67,14 @@ class S3Store:
         if self._client is None:
             self._client = make_client(self.settings)
         return self._client
+
+    @property
+    def objects(self) -> S3Objects:
+        if self._objects is None:
+            self._objects = S3Objects(self.client, self.bucket,
+                                      threshold_bytes=self.settings.multipart_threshold_mb * MIB,
+                                      lock_days=self.settings.object_lock_days)
+        return self._objects
 
     # -- names -----------------------------------------------------------------------------------------
 
@@ -95,17 +103,23 @@ class S3Store:
     # -- storing ---------------------------------------------------------------------------------------
 
     def put(self, bundle_id: str, staging: Path) -> StoredBundle:
-        """Store locally (atomically, as the local store does), then upload; a failed upload leaves it
-        pending in the spool, which the returned StoredBundle says (`pending=True`) — nothing is lost."""
+        """Store locally (atomically, as the local store does): pending until `send` has uploaded it."""
         local = self.spool.put(bundle_id, staging)
+        return StoredBundle(bundle_id, self.location(bundle_id), local.files, pending=True)
+
+    def send(self, bundle_id: str) -> StoredBundle:
+        """Upload a bundle `put` spooled. The pipeline calls this once the catalog has the bundle, so a run
+        killed during a long upload leaves a catalogued bundle pending in the spool. A failed upload leaves
+        it pending too, which the returned StoredBundle says (`pending=True`, `error`): nothing is lost."""
+        local = self.spool.find(bundle_id)
+        files = local.files if local is not None else ()
         try:
             self.upload(bundle_id)
         except StoreError as exc:
             log.warning("bundle %s is kept in the local spool %s, pending upload to %s: %s",
-                        bundle_id, local.location, self.location(bundle_id), exc)
-            return StoredBundle(bundle_id, self.location(bundle_id), local.files, pending=True,
-                                error=str(exc))
-        return StoredBundle(bundle_id, self.location(bundle_id), local.files)
+                        bundle_id, self.spool.root, self.location(bundle_id), exc)
+            return StoredBundle(bundle_id, self.location(bundle_id), files, pending=True, error=str(exc))
+        return StoredBundle(bundle_id, self.location(bundle_id), files)
 
     def sync(self) -> dict[str, str | None]:
         """Upload every pending bundle, oldest first: {bundle_id: None when uploaded, else the error}."""
@@ -120,77 +134,31 @@ class S3Store:
         return outcome
 
     def upload(self, bundle_id: str) -> None:
-        """Upload and verify every file of a spooled bundle (manifest last), then remove the local copy."""
+        """Upload and verify every file of a spooled bundle (manifest last), then remove the local copy.
+
+        Multipart uploads left open under the bundle's prefix (a killed upload) are aborted first."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         local = self.spool.find(bundle_id)
         if local is None:
             raise StoreError(f"bundle {bundle_id} is not in the local spool {self.spool.root}")
         folder = Path(local.location)
         names = sorted(local.files, key=lambda n: (n == MANIFEST_NAME, n))
+        prefix = self._key_prefix(bundle_id)
         try:
+            if self.settings.object_lock_days and not self._bucket_lock_checked:
+                self.objects.check_bucket_lock()
+                self._bucket_lock_checked = True
+            self.objects.abort_unfinished(prefix)
             for name in names:
-                self._upload_file(self._key_prefix(bundle_id) + name, folder / name)
-        except StoreError:
-            raise
-        except Exception as exc:  # botocore's connection and client errors
+                self._upload_file(prefix + name, folder / name)
+        except (BotoCoreError, ClientError, OSError) as exc:  # unreachable, refused, 5xx after the retries
             raise StoreError(f"upload to {self.location(bundle_id)} failed: {exc}") from exc
         shutil.rmtree(folder, ignore_errors=True)  # another run's sync may have got there first
         log.info("uploaded and verified %s; local copy removed", self.location(bundle_id))
 
     def _upload_file(self, key: str, path: Path) -> None:
-        from botocore.exceptions import ClientError
-
-        digest = bytes.fromhex(sha256_file(path))
-        size = path.stat().st_size
-        existing = self._head(key)
-        if existing is not None:
-            if existing.get("ChecksumSHA256") == _b64(digest) and existing.get("ContentLength") == size:
-                log.info("s3://%s/%s is already there with the same SHA-256", self.bucket, key)
-                return
-            raise StoreError(f"s3://{self.bucket}/{key} already exists with other content; "
-                             "a stored object is never overwritten")
-        extra = self._retention()
-        with open(path, "rb") as body:
-            try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
-                                       ChecksumSHA256=_b64(digest), IfNoneMatch="*", **extra)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
-                    raise StoreError(f"s3://{self.bucket}/{key} appeared while uploading; not overwriting it") \
-                        from exc
-                raise
-        self._verify_object(key, digest, size)
-
-    def _retention(self) -> dict:
-        """Object Lock arguments for a new object: compliance mode for `object_lock_days`, if set."""
-        if not self.settings.object_lock_days:
-            return {}
-        return {"ObjectLockMode": "COMPLIANCE",
-                "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.settings.object_lock_days)}
-
-    def _head(self, key: str) -> dict | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-
-    def _verify_object(self, key: str, digest: bytes, size: int) -> None:
-        head = self._head(key)
-        if head is None:
-            raise StoreError(f"s3://{self.bucket}/{key} is missing right after its upload")
-        stored = head.get("ChecksumSHA256")
-        if stored is None:  # the server keeps no checksum: download and hash
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            h = hashlib.sha256()
-            for chunk in iter(lambda: body.read(1 << 20), b""):
-                h.update(chunk)
-            stored = _b64(h.digest())
-        if stored != _b64(digest) or head.get("ContentLength") != size:
-            raise StoreError(f"s3://{self.bucket}/{key} does not match the local file after upload "
-                             f"(SHA-256 {stored}, expected {_b64(digest)})")
+        self.objects.put_file(key, path)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -229,28 +197,30 @@ class S3Store:
         if dest.exists():
             raise StoreError(f"{dest} already exists; not overwriting it")
         key = self._key_prefix(bundle_id) + name
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        tmp = dest.with_name(f".{dest.name}.part")
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise NotFoundError(f"bundle {bundle_id} has no file {name!r} in {self.location(bundle_id)}") \
-                    from exc
-            raise StoreError(f"cannot download s3://{self.bucket}/{key}: {exc}") from exc
-        tmp = dest.with_name(f".{dest.name}.part")
-        digest = hashlib.sha256()
-        try:
+            digest, size = hashlib.sha256(), 0
             with open(tmp, "wb") as fh:
-                for chunk in iter(lambda: response["Body"].read(1 << 20), b""):
+                for chunk in iter(lambda: response["Body"].read(MIB), b""):
                     digest.update(chunk)
+                    size += len(chunk)
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
-            expected = response.get("ChecksumSHA256")
-            if expected is not None and expected != _b64(digest.digest()):
+            if response.get("ChecksumSHA256") is not None and \
+                    not self.objects.matches_stored(key, response, tmp, Sums(size, digest.digest())):
                 raise StoreError(f"s3://{self.bucket}/{key}: downloaded bytes do not match its SHA-256")
             os.rename(tmp, dest)
+        except ClientError as exc:
+            if error_code(exc) in NOT_FOUND:
+                raise NotFoundError(f"bundle {bundle_id} has no file {name!r} in {self.location(bundle_id)}") \
+                    from exc
+            raise StoreError(f"cannot download s3://{self.bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"cannot download s3://{self.bucket}/{key}: {exc}") from exc
         finally:
             tmp.unlink(missing_ok=True)
         return dest
@@ -300,7 +270,7 @@ class S3Store:
                 if "ETag" not in version:  # a delete marker holds no data and no lock
                     continue
                 head = self.client.head_object(Bucket=self.bucket, Key=version["Key"],
-                                               VersionId=version["VersionId"])
+                                               **version_arg(version["VersionId"]))
                 until = head.get("ObjectLockRetainUntilDate")
                 if until is not None and (latest is None or until > latest):
                     latest = until
@@ -336,15 +306,12 @@ class S3Store:
         if self.spool.find(bundle_id) is not None:
             self.spool.replace_manifest(bundle_id, data)
             return
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = self._key_prefix(bundle_id) + MANIFEST_NAME
-        digest = hashlib.sha256(data).digest()
-        extra = self._retention()
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=_b64(digest), **extra)
-            self._verify_object(key, digest, len(data))
-        except StoreError:
-            raise
-        except Exception as exc:
+            self.objects.put_new_version(key, data)
+        except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"cannot update s3://{self.bucket}/{key}: {exc}") from exc
         if bundle_id in self._copies:
             (self._copies[bundle_id] / MANIFEST_NAME).write_bytes(data)
