@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from archiver.errors import BadInputError
-from archiver.register.schema import PageEntry, Register, is_private_host
+from archiver.register.addresses import is_private_host
+from archiver.register.schema import PageEntry, Register
 
 # Hosts a platform serves its pages and posts from; a registered page admits posts on all of its family.
 PLATFORM_HOSTS = {
