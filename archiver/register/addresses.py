@@ -38,6 +38,15 @@ def address_kind(ip: IPAddress) -> str | None:
     return None
 
 
+def address_phrase(host: str, address: str, kind: str) -> str:
+    """What `host` is, for messages: 'resolves to 10.0.0.5, a private address' or, for an address, 'is a
+    link-local address'."""
+    article = "an" if kind[0] in "aeiou" else "a"
+    if literal_address(host) is not None:
+        return f"is {article} {kind} address"
+    return f"resolves to {address}, {article} {kind} address"
+
+
 def _ipv4_as_browser_reads_it(host: str) -> ipaddress.IPv4Address | None:
     """Parse forms such as 127.1, 0x7f.0.0.1 or 2130706433, which browsers treat as IPv4."""
     parts = host.split(".")
