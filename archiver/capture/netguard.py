@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlsplit
 
-from archiver.register.addresses import IPAddress, address_kind, address_phrase, literal_address
+from archiver.register.addresses import IPAddress, address_kind, address_phrase, literal_address, spelled
 
 log = logging.getLogger(__name__)
 
@@ -176,21 +176,8 @@ class NetGuard:
         self._writers.add(writer)
         upstream = None
         try:
-            try:
-                async with asyncio.timeout(self.handshake_timeout_s):
-                    host, port = await self._handshake(reader, writer)
-            except (TimeoutError, asyncio.IncompleteReadError, _HangUp):
-                return  # not a browser, or one that gave up before asking
-            try:
-                async with asyncio.timeout(self.connect_timeout_s):
-                    upstream = await self._connect(host, port)
-            except _Refused as refused:
-                await self._reply(writer, refused.reply)
-                return
-            except TimeoutError:
-                self._note_unreachable(host, f"{host} port {port} did not answer within "
-                                             f"{self.connect_timeout_s:g} s")
-                await self._reply(writer, HOST_UNREACHABLE)
+            upstream = await self._open(reader, writer)
+            if upstream is None:
                 return
             await self._reply(writer, SUCCEEDED)
             self.connections += 1
@@ -208,6 +195,27 @@ class NetGuard:
                     self._writers.discard(end)
                     end.close()
             self._tasks.discard(task)
+
+    async def _open(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        """The handshake and the checked connection; None when refused (the client is told) or abandoned."""
+        try:
+            async with asyncio.timeout(self.handshake_timeout_s):
+                host, port = await self._handshake(reader, writer)
+        except (TimeoutError, asyncio.IncompleteReadError, _HangUp):
+            return None  # not a browser, or one that gave up before asking
+        except _Refused as refused:
+            await self._reply(writer, refused.reply)
+            return None
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                return await self._connect(host, port)
+        except _Refused as refused:
+            code = refused.reply
+        except TimeoutError:
+            self._note_unreachable(host, f"{host} port {port} did not answer within {self.connect_timeout_s:g} s")
+            code = HOST_UNREACHABLE
+        await self._reply(writer, code)
+        return None
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[str, int]:
         """RFC 1928 without authentication: the greeting, then a CONNECT request; returns its host and port."""
@@ -252,7 +260,7 @@ class NetGuard:
             raise _Refused(HOST_UNREACHABLE, "no address")
         for ip in answers:
             if kind := self.policy(ip):
-                refusal = Refusal(host, port, str(ip), kind)
+                refusal = Refusal(host, port, spelled(ip), kind)
                 if host not in self.refused and len(self.refused) < MAX_RECORDED_HOSTS:
                     self.refused[host] = refusal
                     log.info("address guard: refused %s:%d: %s", host, port, refusal.describe())

@@ -32,10 +32,17 @@ def address_kind(ip: IPAddress) -> str | None:
             return "site-local"
     for kind, test in (("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
                        ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-                       ("private", ip.is_private), ("reserved", ip.is_reserved), ("non-public", not ip.is_global)):
+                       ("reserved", ip.is_reserved), ("private", ip.is_private), ("non-public", not ip.is_global)):
         if test:
             return kind
     return None
+
+
+def spelled(ip: IPAddress) -> str:
+    """The address as people write it: ::ffff:127.0.0.1, not Python 3.11's ::ffff:7f00:1."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return f"::ffff:{ip.ipv4_mapped}"
+    return str(ip)
 
 
 def address_phrase(host: str, address: str, kind: str) -> str:
