@@ -33,8 +33,12 @@ from PIL import Image
 from archiver.capture import CaptureSettings, capture_pages
 from archiver.capture.browser import CHROMIUM_ARGS
 from archiver.capture.netguard import MAX_WARNED_HOSTS, NetGuard
+from archiver.capture.page import worth_retrying
 from archiver.capture.tiles import stack
+from archiver.models import PageCapture
+from archiver.register import Register
 from archiver.register.addresses import address_kind
+from archiver.register.rules import address_warnings
 
 PUBLIC = ipaddress.ip_address("127.0.0.1")
 INTRANET = "127.0.0.2"
@@ -149,7 +153,7 @@ def test_a_name_resolving_to_a_non_public_address_is_refused_before_any_connecti
 
 
 def test_a_public_address_is_relayed_byte_for_byte_and_resolved_once_per_connection():
-    payload = os.urandom(3 * 1024 * 1024)
+    payload = os.urandom(1024 * 1024)
 
     async def go():
         names = Names({"www.kommun.test": [["127.0.0.1"]]})
@@ -241,6 +245,44 @@ def test_warnings_name_each_blocked_host_once_up_to_a_cap_and_not_the_page_itsel
     assert len(warnings) == MAX_WARNED_HOSTS + 1
     assert warnings[0] == f"blocked requests to h1.test, which resolves to 10.0.0.2, a private address {SETTING}"
     assert warnings[-1] == f"blocked requests to 2 more host(s) on non-public addresses {SETTING}"
+
+
+def test_a_blocked_page_is_not_retried():
+    blocked = PageCapture("p", "generic", "http://kommun-intranat.test/", failure="blocked", error="refused")
+    assert not worth_retrying(blocked)
+
+
+# `pages check`: names resolved at once, within a bound.
+
+def test_pages_check_warns_of_names_resolving_to_private_addresses_within_a_short_bound():
+    answers = {"intranet.test": ["8.8.8.8", "10.0.0.5"], "public.test": ["8.8.8.8"], "hosts.test": ["::1"]}
+    asked = []
+    released = threading.Event()
+
+    def resolve(host: str) -> list[str]:
+        asked.append(host)
+        if host == "slow.test":  # a DNS server that does not answer; waiting for it would show as a warning
+            released.wait(30)
+            return ["10.0.0.9"]
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return answers[host]
+
+    urls = ["http://intranet.test/a", "https://public.test/", "http://slow.test/", "https://www.facebook.com/x",
+            "http://hosts.test:8080/", "http://intranet.test/b", "https://8.8.8.8/"]
+    pages = [{"id": f"p{i}", "platform": "generic", "url": url} for i, url in enumerate(urls)]
+    register = Register(organisation="X", pages=pages)
+    warnings = address_warnings(register, resolve, timeout_s=0.5)
+    released.set()
+    assert [(w.page_id, w.message) for w in warnings] == [
+        ("p0", f"intranet.test resolves to 10.0.0.5, a private address: captures will refuse it {SETTING}"),
+        ("p4", f"hosts.test resolves to ::1, a loopback address: captures will refuse it {SETTING}"),
+        ("p5", f"intranet.test resolves to 10.0.0.5, a private address: captures will refuse it {SETTING}"),
+    ]
+    assert sorted(asked) == ["hosts.test", "intranet.test", "public.test", "slow.test", "www.facebook.com"]
+    assert "8.8.8.8" not in asked  # an address needs no resolving
+    allowed = Register(organisation="X", capture={"allow_private_networks": True}, pages=pages)
+    assert address_warnings(allowed, resolve) == []
 
 
 # Real Chromium through the guard.
