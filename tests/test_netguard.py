@@ -297,7 +297,8 @@ RED, BLUE = png((255, 0, 0)), png((0, 0, 255))
 # Names the public page makes Chromium ask for; /hold.png answers only once the guard has seen them all,
 # which holds the page's load event (and so the capture) until every one of them has been tried.
 ASKED_BEFORE_LOAD = {"img-intranat.test", "metadata.test", "redirect-img-intranat.test", "frame-intranat.test",
-                     "fetch-intranat.test", "ws-intranat.test", "sw-intranat.test", "turn-intranat.test"}
+                     "fetch-intranat.test", "ws-intranat.test", "sw-intranat.test", "turn-intranat.test",
+                     "beacon-intranat.test", "events-intranat.test"}
 INTRANET_NAMES = {name: [[INTRANET]] for name in ASKED_BEFORE_LOAD - {"metadata.test"}} | {
     "www.kommun.test": [["127.0.0.1"]], "kommun-intranat.test": [[INTRANET]],
     "redirect-intranat.test": [[INTRANET]], "metadata.test": [["169.254.169.254"]],
@@ -317,6 +318,11 @@ def public_page(port: int) -> str:
 <script>
 fetch("http://fetch-{at}/data").catch(() => {{}});
 new WebSocket("ws://ws-{at}/socket");
+navigator.sendBeacon("http://beacon-{at}/b", "x");
+new EventSource("http://events-{at}/stream");
+for (const url of ["https://{INTRANET}:{port}/wt", "https://wt-{at}/wt"]) {{  // QUIC: UDP, if anything
+  new WebTransport(url).ready.catch(() => {{}});
+}}
 navigator.serviceWorker.register("/sw.js");
 const rtc = new RTCPeerConnection({{iceServers: [{{urls: "stun:{INTRANET}:{port}"}},
   {{urls: "turn:turn-{at}?transport=tcp", username: "u", credential: "p"}}]}});
@@ -406,10 +412,14 @@ def servers():
         port = public.server_address[1]
         try:
             intranet = _IntranetServer((INTRANET, port), _Red)
-        except OSError:
+        except OSError as exc:
             public.server_close()
+            error = exc
             continue
         break
+    else:
+        pytest.fail(f"cannot listen on {INTRANET} beside 127.0.0.1 on one port (Linux routes 127.0.0.0/8 to lo): "
+                    f"{error}")
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((INTRANET, port))
     udp.settimeout(0)
@@ -471,6 +481,7 @@ def test_the_intranet_receives_nothing_at_all(guarded):
     assert ASKED_BEFORE_LOAD <= names.asked()  # every kind of request was made, through the guard
     assert tcp_hits == 0 and udp_datagrams == 0
     assert "dns-intranat.test" not in names.asked()  # Chromium leaves names to a socks5 proxy, and prefetches none
+    assert "wt-intranat.test" not in names.asked()  # WebTransport fails through a proxy before asking it
 
 
 @pytest.mark.browser

@@ -41,7 +41,7 @@ SUCCEEDED, GENERAL_FAILURE, NOT_ALLOWED, HOST_UNREACHABLE, CONNECTION_REFUSED = 
 COMMAND_NOT_SUPPORTED, ADDRESS_TYPE_NOT_SUPPORTED = 0x07, 0x08
 CHUNK = 256 * 1024
 MAX_RECORDED_HOSTS = 1000  # a page inventing host names cannot grow the records without bound
-MAX_WARNED_HOSTS = 10  # blocked hosts named one by one in a page's warnings; the rest are counted
+MAX_WARNED_HOSTS = 20  # blocked hosts named one by one in a page's warnings; the rest are counted
 SETTING = "capture.allow_private_networks is false"
 SOCKS_FAILED = "ERR_SOCKS_CONNECTION_FAILED"  # how Chromium reports any refusal of its socks proxy
 
