@@ -8,9 +8,8 @@ intranet address between the check and the connection (DNS rebinding) cannot sli
 second resolution. Chromium fails a refused request with net::ERR_SOCKS_CONNECTION_FAILED; the guard
 remembers what it refused so the capture can say which host and address it was.
 
-The relay runs on the capture's own event loop (a thread of its own was no faster: the GIL is shared
-either way) and costs about 1 ms of CPU per MB relayed; README, "The private-address guard", has the
-figures.
+The relay runs on the capture's own event loop as protocols (a thread of its own was no faster: the
+GIL is shared either way); README, "The private-address guard", has what it costs.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ CONNECT = 1
 ATYP_IPV4, ATYP_NAME, ATYP_IPV6 = 1, 3, 4
 SUCCEEDED, GENERAL_FAILURE, NOT_ALLOWED, HOST_UNREACHABLE, CONNECTION_REFUSED = 0x00, 0x01, 0x02, 0x04, 0x05
 COMMAND_NOT_SUPPORTED, ADDRESS_TYPE_NOT_SUPPORTED = 0x07, 0x08
-CHUNK = 256 * 1024
 MAX_RECORDED_HOSTS = 1000  # a page inventing host names cannot grow the records without bound
 MAX_WARNED_HOSTS = 20  # blocked hosts named one by one in a page's warnings; the rest are counted
 SETTING = "capture.allow_private_networks is false"
@@ -80,6 +78,44 @@ class _HangUp(Exception):
     """Close without a reply: the client speaks something other than SOCKS5 without authentication."""
 
 
+def parse_greeting(data: bytes | bytearray) -> int | None:
+    """RFC 1928's greeting: its length once complete (None before); _HangUp unless it offers "no auth"."""
+    if len(data) < 2 or len(data) < 2 + data[1]:
+        return None
+    if data[0] != SOCKS_VERSION or NO_AUTH not in data[2:2 + data[1]]:
+        raise _HangUp
+    return 2 + data[1]
+
+
+def parse_request(data: bytes | bytearray) -> tuple[str, int, int] | None:
+    """A CONNECT request as (host, port, its length) once complete (None before); _Refused for others."""
+    if len(data) < 5:
+        return None
+    version, command, _reserved, kind = data[:4]
+    if kind == ATYP_IPV4:
+        start, end = 4, 8
+    elif kind == ATYP_IPV6:
+        start, end = 4, 20
+    elif kind == ATYP_NAME:
+        start, end = 5, 5 + data[4]
+    else:
+        raise _Refused(ADDRESS_TYPE_NOT_SUPPORTED, f"address type {kind}")
+    if len(data) < end + 2:
+        return None
+    raw = bytes(data[start:end])
+    if kind == ATYP_NAME:
+        try:
+            host = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Refused(GENERAL_FAILURE, "host name is not ASCII") from None
+    else:
+        host = str(ipaddress.ip_address(raw))
+    if version != SOCKS_VERSION or command != CONNECT:
+        raise _Refused(COMMAND_NOT_SUPPORTED, f"command {command}")  # UDP ASSOCIATE, BIND
+    (port,) = struct.unpack("!H", data[end:end + 2])
+    return host, port, end + 2
+
+
 class NetGuard:
     """A SOCKS5 proxy on 127.0.0.1 (a free port) that connects only to addresses `policy` allows.
 
@@ -99,8 +135,7 @@ class NetGuard:
         self.connections = 0  # connections relayed to an allowed address
         self._explained: set[str] = set()  # hosts a page's failure already names
         self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._clients: set[_Client] = set()
 
     @property
     def port(self) -> int:
@@ -114,7 +149,8 @@ class NetGuard:
         return {"server": f"socks5://127.0.0.1:{self.port}"}
 
     async def start(self) -> Self:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=CHUNK)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Client(self), "127.0.0.1", 0)
         log.debug("address guard listening on 127.0.0.1:%d", self.port)
         return self
 
@@ -123,11 +159,10 @@ class NetGuard:
         if self._server is None:
             return
         self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        clients = list(self._clients)
+        for client in clients:
+            client.abort()
+        await asyncio.gather(*(c.connecting for c in clients if c.connecting is not None), return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
 
@@ -171,80 +206,7 @@ class NetGuard:
 
     # The proxy.
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._tasks.add(task)
-        self._writers.add(writer)
-        upstream = None
-        try:
-            upstream = await self._open(reader, writer)
-            if upstream is None:
-                return
-            await self._reply(writer, SUCCEEDED)
-            self.connections += 1
-            self._writers.add(upstream[1])
-            await _relay(reader, writer, *upstream)
-        except OSError as exc:
-            log.debug("address guard: connection ended: %s", exc)
-        except asyncio.CancelledError:
-            # `close` cancels what is left; ending quietly spares Python 3.11's start_server callback,
-            # which logs a cancelled handler as an error.
-            pass
-        finally:
-            for end in (writer, upstream[1] if upstream else None):
-                if end is not None:
-                    self._writers.discard(end)
-                    end.close()
-            self._tasks.discard(task)
-
-    async def _open(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        """The handshake and the checked connection; None when refused (the client is told) or abandoned."""
-        try:
-            async with asyncio.timeout(self.handshake_timeout_s):
-                host, port = await self._handshake(reader, writer)
-        except (TimeoutError, asyncio.IncompleteReadError, _HangUp):
-            return None  # not a browser, or one that gave up before asking
-        except _Refused as refused:
-            await self._reply(writer, refused.reply)
-            return None
-        try:
-            async with asyncio.timeout(self.connect_timeout_s):
-                return await self._connect(host, port)
-        except _Refused as refused:
-            code = refused.reply
-        except TimeoutError:
-            self._note_unreachable(host, f"{host} port {port} did not answer within {self.connect_timeout_s:g} s")
-            code = HOST_UNREACHABLE
-        await self._reply(writer, code)
-        return None
-
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[str, int]:
-        """RFC 1928 without authentication: the greeting, then a CONNECT request; returns its host and port."""
-        version, count = await reader.readexactly(2)
-        methods = await reader.readexactly(count)
-        if version != SOCKS_VERSION or NO_AUTH not in methods:
-            writer.write(bytes((SOCKS_VERSION, NO_ACCEPTABLE_METHOD)))
-            raise _HangUp
-        writer.write(bytes((SOCKS_VERSION, NO_AUTH)))
-        version, command, _reserved, kind = await reader.readexactly(4)
-        if kind == ATYP_IPV4:
-            host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
-        elif kind == ATYP_IPV6:
-            host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
-        elif kind == ATYP_NAME:
-            (length,) = await reader.readexactly(1)
-            try:
-                host = (await reader.readexactly(length)).decode("ascii")
-            except UnicodeDecodeError:
-                raise _Refused(GENERAL_FAILURE, "host name is not ASCII") from None
-        else:
-            raise _Refused(ADDRESS_TYPE_NOT_SUPPORTED, f"address type {kind}")
-        (port,) = struct.unpack("!H", await reader.readexactly(2))
-        if version != SOCKS_VERSION or command != CONNECT:
-            raise _Refused(COMMAND_NOT_SUPPORTED, f"command {command}")  # UDP ASSOCIATE, BIND
-        return host, port
-
-    async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _checked_connection(self, host: str, port: int, protocol: Callable[[], asyncio.Protocol]):
         """Resolve once, refuse if any address is not public, else connect to one of exactly those addresses."""
         literal = literal_address(host)
         try:
@@ -267,9 +229,10 @@ class NetGuard:
                     log.info("address guard: refused %s:%d: %s", host, port, refusal.describe())
                 raise _Refused(NOT_ALLOWED, refusal.describe())
         error: OSError | None = None
+        loop = asyncio.get_running_loop()
         for ip in answers:
             try:
-                return await asyncio.open_connection(str(ip), port, limit=CHUNK)
+                return await loop.create_connection(protocol, str(ip), port)
             except OSError as exc:
                 error = exc
         reply = CONNECTION_REFUSED if isinstance(error, ConnectionRefusedError) else HOST_UNREACHABLE
@@ -283,26 +246,144 @@ class NetGuard:
         if host in self.unreachable or len(self.unreachable) < MAX_RECORDED_HOSTS:
             self.unreachable[host] = reason
 
-    @staticmethod
-    async def _reply(writer: asyncio.StreamWriter, code: int) -> None:
-        """A CONNECT reply; the bound address is not ours to tell and Chromium does not read it."""
-        writer.write(bytes((SOCKS_VERSION, code, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0)))
-        await writer.drain()
 
+class _Client(asyncio.Protocol):
+    """One connection from the browser: the SOCKS5 handshake, then bytes both ways with `_Upstream`.
 
-async def _relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                 upstream_reader: asyncio.StreamReader, upstream_writer: asyncio.StreamWriter) -> None:
-    """Copy both ways until both ends have finished; a reset on either side ends both."""
+    Protocols rather than streams: a chunk is written on as it arrives, in the callback that received
+    it, with no task to wake, and each side's write buffer pauses the other side's reading.
+    """
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, guard: NetGuard) -> None:
+        self.guard = guard
+        self.buffer = bytearray()
+        self.greeted = False
+        self.transport: asyncio.Transport | None = None
+        self.upstream: asyncio.Transport | None = None
+        self.connecting: asyncio.Task | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.ended = 0  # directions that have seen end of file
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.guard._clients.add(self)
+        self.timer = asyncio.get_running_loop().call_later(self.guard.handshake_timeout_s, transport.abort)
+
+    def data_received(self, data: bytes) -> None:
+        if self.upstream is not None:
+            self.upstream.write(data)
+            return
+        self.buffer += data
         try:
-            while data := await reader.read(CHUNK):
-                writer.write(data)
-                await writer.drain()
-            if writer.can_write_eof():
-                writer.write_eof()
-        except OSError:
-            client_writer.transport.abort()
-            upstream_writer.transport.abort()
+            if not self.greeted:
+                length = parse_greeting(self.buffer)
+                if length is None:
+                    return
+                del self.buffer[:length]
+                self.greeted = True
+                self.transport.write(bytes((SOCKS_VERSION, NO_AUTH)))
+            if self.connecting is None and (request := parse_request(self.buffer)) is not None:
+                host, port, length = request
+                del self.buffer[:length]
+                self.timer.cancel()
+                self.transport.pause_reading()
+                self.connecting = asyncio.get_running_loop().create_task(self._connect(host, port))
+        except _HangUp:
+            self.transport.write(bytes((SOCKS_VERSION, NO_ACCEPTABLE_METHOD)))
+            self.transport.close()
+        except _Refused as refused:
+            self._reply(refused.reply)
+            self.transport.close()
 
-    await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+    async def _connect(self, host: str, port: int) -> None:
+        guard = self.guard
+        try:
+            async with asyncio.timeout(guard.connect_timeout_s):
+                transport, _ = await guard._checked_connection(host, port, lambda: _Upstream(self))
+        except _Refused as refused:
+            code = refused.reply
+        except TimeoutError:
+            guard._note_unreachable(host, f"{host} port {port} did not answer within {guard.connect_timeout_s:g} s")
+            code = HOST_UNREACHABLE
+        else:
+            if self.transport.is_closing():  # the browser gave up meanwhile
+                transport.close()
+                return
+            self.upstream = transport
+            guard.connections += 1
+            self._reply(SUCCEEDED)
+            if self.buffer:  # sent before our reply; a SOCKS client should wait, but need not
+                transport.write(bytes(self.buffer))
+                self.buffer.clear()
+            self.transport.resume_reading()
+            return
+        self._reply(code)
+        self.transport.close()
+
+    def _reply(self, code: int) -> None:
+        """A CONNECT reply; the bound address is not ours to tell and Chromium does not read it."""
+        self.transport.write(bytes((SOCKS_VERSION, code, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0)))
+
+    def end_of(self, transport: asyncio.Transport, peer: asyncio.Transport | None) -> bool:
+        """One direction has ended: pass the end on, and close both once both directions have."""
+        self.ended += 1
+        if peer is not None and peer.can_write_eof() and self.ended < 2:
+            peer.write_eof()
+            return True  # keep the other direction open
+        transport.close()
+        if peer is not None:
+            peer.close()
+        return False
+
+    def eof_received(self) -> bool:
+        return self.end_of(self.transport, self.upstream)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard._clients.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.upstream is not None:
+            self.upstream.close()
+        elif self.connecting is not None and not self.connecting.done():
+            self.connecting.cancel()
+
+    def pause_writing(self) -> None:  # the browser reads slower than upstream sends
+        if self.upstream is not None:
+            self.upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.resume_reading()
+
+    def abort(self) -> None:
+        for transport in (self.transport, self.upstream):
+            if transport is not None:
+                transport.abort()
+        if self.connecting is not None and not self.connecting.done():
+            self.connecting.cancel()
+
+
+class _Upstream(asyncio.Protocol):
+    """The connection to the checked address: what it sends goes to the browser as it arrives."""
+
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.client.transport.write(data)
+
+    def eof_received(self) -> bool:
+        return self.client.end_of(self.transport, self.client.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client.transport.close()
+
+    def pause_writing(self) -> None:  # upstream reads slower than the browser sends
+        self.client.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.client.transport.resume_reading()
