@@ -165,6 +165,8 @@ def test_a_public_address_is_relayed_byte_for_byte_and_resolved_once_per_connect
                 sent = asyncio.create_task(_send_all(writer, payload))
                 echoed.append(await reader.readexactly(len(payload)))
                 await sent
+                writer.write_eof()  # our end is passed on: the echo server ends, and so does the relay
+                assert await reader.read() == b""
                 writer.close()
             return echoed, names.calls, guard.connections
     echoed, calls, connections = run(go())
