@@ -25,6 +25,7 @@ FAILURE_SV = {
     "timeout": "tidsgränsen överskreds",
     "http": "webbservern svarade med ett fel",
     "error": "tekniskt fel",
+    "blocked": "adressen leder till ett privat nätverk och blockerades",
 }
 
 

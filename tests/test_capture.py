@@ -117,8 +117,9 @@ def test_http_error_and_provenance(site, browser_choice):
 
 def test_private_addresses_refused_unless_allowed(site, browser_choice):
     (result,) = capture(browser_choice, [page("short", f"{site}/short.html")], allow_private_networks=False)
-    assert result.status == "failed"
-    assert "ERR_BLOCKED_BY_CLIENT" in result.error
+    assert result.status == "failed" and result.failure == "blocked"
+    assert result.error == "127.0.0.1 is a loopback address: refused (capture.allow_private_networks is false)"
+    assert result.attempts == 1  # the guard would refuse it again: not retried
 
 
 @pytest.mark.parametrize("height,expected", [

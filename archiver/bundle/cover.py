@@ -22,6 +22,7 @@ FAILURES = {
     "timeout": "sidan blev inte klar inom tidsgränsen",
     "http": "webbservern svarade med ett fel",
     "error": "webbläsaren kunde inte visa sidan",
+    "blocked": "adressen leder till ett internt eller privat nätverk, som arkiveringen inte får nå",
 }
 DISMISSED_KIND = {"consent": "Cookie-dialog", "popup": "Pop-up", "overlay": "Täckande lager", "banner": "Banner"}
 DISMISSED_HOW = {"autoconsent": "besvarad automatiskt", "clicked": "stängd med", "removed": "dold"}

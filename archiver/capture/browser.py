@@ -17,6 +17,9 @@ from archiver.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 # Flags that keep Chromium from reaching out to Google's services and work as root in containers.
+# WebRTC may use UDP only through the proxy (none does), so it cannot reach addresses around the
+# private-address guard (archiver/capture/netguard.py); QUIC is off for the same reason. Chromium
+# reads --webrtc-ip-handling-policy (156 verified); the --force- spelling is the older content switch.
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -25,6 +28,8 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--hide-scrollbars",
     "--font-render-hinting=none",
 )

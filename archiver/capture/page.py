@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -21,11 +20,11 @@ from archiver.capture import post as post_steps
 from archiver.capture import screenshot, steps
 from archiver.capture.consent import Autoconsent
 from archiver.capture.inpage import script
+from archiver.capture.netguard import NetGuard
 from archiver.capture.recipes import recipe_for
 from archiver.capture.steps import Budget, NetworkWatch, PageFailed
 from archiver.logcontext import page_id_var
 from archiver.models import PageCapture, utcnow
-from archiver.register.schema import is_private_host
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,8 @@ class CaptureSettings:
     sessions_dir: str | None = None  # saved logins (`archiver login`); None: captures are anonymous
     attempts: int = 2  # tries per page in one run (capture.retries.attempts); 1 = no retry
     backoff_s: float = 10.0  # wait before the second try, doubled before each further one
+    # Makes each page's address guard when allow_private_networks is false; tests give it their resolver.
+    net_guard: Callable[[], NetGuard] = NetGuard
 
     @classmethod
     def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
@@ -69,14 +70,6 @@ class CaptureSettings:
             attempts=capture.retries.attempts,
             backoff_s=capture.retries.backoff_s,
         )
-
-
-async def _guard_private(route) -> None:
-    """Refuse requests (redirects included) to loopback or private addresses."""
-    if is_private_host(urlsplit(route.request.url).hostname or ""):
-        await route.abort("blockedbyclient")
-    else:
-        await route.continue_()
 
 
 def _load_session(capture: PageCapture, recipe, settings: CaptureSettings):
@@ -112,10 +105,11 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
     options = _context_options(settings, capture.variant, user_agents)
     if session is not None:
         options["storage_state"] = session.state
-    context = await browser.new_context(**options)
+    # Every connection of the context goes through its own guard, so what it refuses is this page's.
+    guard = None if settings.allow_private_networks else await settings.net_guard().start()
+    context = None
     try:
-        if not settings.allow_private_networks:
-            await context.route("**/*", _guard_private)
+        context = await browser.new_context(**options, **({"proxy": guard.proxy} if guard else {}))
         autoconsent = Autoconsent() if settings.consent_library else None
         if autoconsent is not None and not await autoconsent.install(context):
             autoconsent = None
@@ -158,8 +152,19 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
         capture.status = "ok"
+    except PlaywrightError as exc:
+        explained = guard.failure_for(str(exc)) if guard is not None else None
+        if explained is None:
+            raise
+        raise PageFailed(*explained) from exc
     finally:
-        await context.close()
+        try:
+            if context is not None:
+                await context.close()
+        finally:
+            if guard is not None:
+                await guard.close()
+                capture.warnings.extend(guard.warnings())
 
 
 async def visitor_user_agents(browser) -> dict[str, str]:
@@ -261,13 +266,11 @@ RETRY_HTTP_STATUSES = frozenset({408, 425, 429})
 def worth_retrying(capture: PageCapture) -> bool:
     """Whether a failure may pass within seconds: timeouts, network/browser errors, HTTP 5xx/408/425/429.
 
-    A login wall, an unavailable or missing page (404/410), an expired session or another 4xx will
-    look the same on the next try, so those are not retried.
+    A login wall, an unavailable or missing page (404/410), an expired session, an address the guard
+    blocked (`blocked`) or another 4xx will look the same on the next try, so those are not retried.
     """
     if capture.ok:
         return False
-    if capture.failure == "error" and "ERR_BLOCKED_BY_CLIENT" in (capture.error or ""):
-        return False  # our own private-address guard refused it; it will refuse it again
     if capture.failure in ("timeout", "error"):
         return True
     if capture.failure == "http":

@@ -10,7 +10,7 @@ import click
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.register import dump_pages
 from archiver.register.publish import write_published
-from archiver.register.rules import register_warnings
+from archiver.register.rules import address_warnings, register_warnings
 
 
 @click.group()
@@ -38,10 +38,11 @@ def check_pages(services: Services, as_json: bool) -> None:
     """Validate the register; exit 2 with file, line and field if it is wrong.
 
     Also warns (exit 0) where a page breaks the organisation's rules: a Facebook short name outside the
-    `rules.facebook_prefix` convention, or a page with no named owner.
+    `rules.facebook_prefix` convention, or a page with no named owner; and, unless
+    `capture.allow_private_networks` is true, where a page's host name resolves to a private address.
     """
     register = services.register
-    warnings = register_warnings(register)
+    warnings = sorted(register_warnings(register) + address_warnings(register), key=lambda w: w.line or 0)
     if as_json:
         rows = dump_pages(register)
         for row in rows:

@@ -1,5 +1,6 @@
 """The register of pages to archive (`schedules/pages.yaml`): loading, validation and lookup."""
 
+from archiver.register.addresses import is_private_host
 from archiver.register.load import load_register
 from archiver.register.schema import (
     PLATFORMS,
@@ -12,7 +13,6 @@ from archiver.register.schema import (
     StorageSettings,
     Viewport,
     dump_pages,
-    is_private_host,
 )
 
 __all__ = [

@@ -1,17 +1,28 @@
 """What the municipality's rules ask of the register beyond a valid file, and which URLs a post may have.
 
 Warnings (`pages check`) never stop a run: a badly named page is still the organisation's page and is
-still captured. A post URL outside the registered accounts' platforms is refused outright: `archiver post`
+still captured (and a host that resolves to a private address is refused by the capture's guard anyway). A post URL outside the registered accounts' platforms is refused outright: `archiver post`
 captures the organisation's own posts, never an arbitrary address.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from archiver.errors import BadInputError
-from archiver.register.schema import PageEntry, Register, is_private_host
+from archiver.register.addresses import address_kind, address_phrase, is_private_host, literal_address
+from archiver.register.schema import PageEntry, Register
+
+log = logging.getLogger(__name__)
+
+RESOLVE_BOUND_S = 1.5  # `pages check` waits this long in all for the register's names to resolve
 
 # Hosts a platform serves its pages and posts from; a registered page admits posts on all of its family.
 PLATFORM_HOSTS = {
@@ -72,6 +83,72 @@ def register_warnings(register: Register) -> list[RegisterWarning]:
         if rules.require_owner and not (page.owner or "").strip():
             warnings.append(RegisterWarning(page.id, line, "no named owner: set owner to the unit that answers "
                                                            "for the page"))
+    return warnings
+
+
+def system_addresses(host: str) -> list[str]:
+    """The addresses the operating system gives for `host` (getaddrinfo: /etc/hosts, DNS)."""
+    return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
+
+
+def resolve_all(hosts: Iterable[str], resolve: Callable[[str], Sequence[str]],
+                timeout_s: float) -> dict[str, Sequence[str]]:
+    """Resolve every host at once, each on its own daemon thread, waiting `timeout_s` in all.
+
+    A host still resolving then, or not resolving at all, is left out: getaddrinfo cannot be cancelled,
+    and daemon threads let the command exit without waiting for a slow DNS server to give up.
+    """
+    answers: dict[str, Sequence[str]] = {}
+    lock = threading.Lock()
+
+    def one(host: str) -> None:
+        try:
+            found = resolve(host)
+        except (OSError, UnicodeError) as exc:  # socket.gaierror; a label IDNA cannot encode
+            log.debug("%s does not resolve: %s", host, exc)
+            return
+        with lock:
+            answers[host] = found
+
+    threads = [threading.Thread(target=one, args=(host,), name=f"resolve {host}", daemon=True)
+               for host in dict.fromkeys(hosts)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.debug("%s did not resolve within %g s; not checked", thread.name.removeprefix("resolve "),
+                      timeout_s)
+    with lock:
+        return dict(answers)
+
+
+def address_warnings(register: Register, resolve: Callable[[str], Sequence[str]] = system_addresses,
+                     timeout_s: float = RESOLVE_BOUND_S) -> list[RegisterWarning]:
+    """Pages whose host NAME resolves to a non-public address, which captures will refuse.
+
+    Only with `capture.allow_private_networks: false`; an address written in the URL is already an error
+    of the register. Resolving is bounded by `timeout_s` in all, so `pages check` stays fast where DNS
+    is slow or absent; a run does not need this check, since the capture's guard enforces the rule.
+    """
+    if register.capture.allow_private_networks:
+        return []
+    hosts = {page.id: (urlsplit(page.url).hostname or "") for page in register.pages}
+    answers = resolve_all([h for h in hosts.values() if h and literal_address(h) is None], resolve, timeout_s)
+    warnings = []
+    for page in register.pages:
+        host = hosts[page.id]
+        for address in answers.get(host, ()):
+            try:
+                kind = address_kind(ipaddress.ip_address(address))
+            except ValueError:
+                continue
+            if kind:
+                warnings.append(RegisterWarning(page.id, register.page_line(page.id), (
+                    f"{host} {address_phrase(host, address, kind)}: captures will refuse it "
+                    "(capture.allow_private_networks is false)")))
+                break
     return warnings
 
 

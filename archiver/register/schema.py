@@ -7,7 +7,6 @@ so the loader can run them on raw data too and report them beside every other pr
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -18,54 +17,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from pydantic_core import PydanticCustomError
 
 from archiver.errors import NotFoundError
+from archiver.register.addresses import is_private_host
 
 PAGE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 Platform = Literal["facebook", "instagram", "x", "youtube", "linkedin", "tiktok", "generic"]
 PLATFORMS: tuple[str, ...] = get_args(Platform)
 CROSS_CHECK_ERROR = "register_cross_check"
-_IPV4_PART = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
-
-
-def _ipv4_as_browser_reads_it(host: str) -> ipaddress.IPv4Address | None:
-    """Parse forms such as 127.1, 0x7f.0.0.1 or 2130706433, which browsers treat as IPv4."""
-    parts = host.split(".")
-    if parts and parts[-1] == "":
-        parts.pop()
-    if not 1 <= len(parts) <= 4:
-        return None
-    if not all(_IPV4_PART.fullmatch(part) for part in parts):
-        return None
-    numbers = []
-    for part in parts:
-        if part[:2] == "0x":
-            numbers.append(int(part[2:] or "0", 16))
-        elif len(part) > 1 and part.startswith("0"):
-            numbers.append(int(part, 8))
-        else:
-            numbers.append(int(part, 10))
-    *head, last = numbers
-    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
-        return None
-    value = last
-    for i, n in enumerate(head):
-        value += n << (8 * (3 - i))
-    return ipaddress.IPv4Address(value)
-
-
-def is_private_host(host: str) -> bool:
-    """True if `host` names this machine or a non-public network; decided without DNS."""
-    host = host.strip().strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        ip = _ipv4_as_browser_reads_it(host)
-    if ip is None:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
 
 
 def private_url_host(url: object) -> str | None:
