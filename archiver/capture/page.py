@@ -118,6 +118,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         if autoconsent is not None and not await autoconsent.install(context):
             autoconsent = None
         await context.add_init_script(script=script("observe.js"))
+        await context.add_init_script(script=script("pending.js"))
         page = await context.new_page()
         network = NetworkWatch()
         network.attach(page)
@@ -141,7 +142,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
                                         max_height_px=settings.max_height_px, max_posts=max_posts,
                                         scroll_budget_s=settings.scroll_budget_s, network=network)
-        await steps.answer_consent(page, capture, recipe, autoconsent, budget)
+        await steps.answer_consent(page, capture, recipe, autoconsent, budget, network=network)
         await steps.dismiss_popups(page, capture, recipe)
         if single_post:
             await post_steps.read_post(page, capture, recipe)
