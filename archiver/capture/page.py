@@ -23,6 +23,7 @@ from archiver.capture.consent import Autoconsent
 from archiver.capture.inpage import script
 from archiver.capture.recipes import recipe_for
 from archiver.capture.steps import Budget, NetworkWatch, PageFailed
+from archiver.capture.throttle import Throttle, apply_throttle
 from archiver.logcontext import page_id_var
 from archiver.models import PageCapture, utcnow
 from archiver.register.schema import is_private_host
@@ -51,6 +52,7 @@ class CaptureSettings:
     sessions_dir: str | None = None  # saved logins (`archiver login`); None: captures are anonymous
     attempts: int = 2  # tries per page in one run (capture.retries.attempts); 1 = no retry
     backoff_s: float = 10.0  # wait before the second try, doubled before each further one
+    throttle: Throttle | None = None  # emulated slow network and CPU, for tests and benchmarks only
 
     @classmethod
     def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
@@ -120,6 +122,8 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         await context.add_init_script(script=script("observe.js"))
         await context.add_init_script(script=script("pending.js"))
         page = await context.new_page()
+        if settings.throttle:  # before navigating; the session is never detached, so it holds for the page's life
+            await apply_throttle(context, page, settings.throttle)
         network = NetworkWatch()
         network.attach(page)
         capture.viewport = dict(options["viewport"])
