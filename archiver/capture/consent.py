@@ -225,6 +225,10 @@ async def answer_with_texts(page, recipe, rounds: int = 4, autoconsent: Autocons
         pressed.append(entry)
         skip.append(found["label"])
         await _after_click(page, target)
+        try:
+            await target.dispose()
+        except PlaywrightError:
+            pass  # its page navigated: the handle is gone already
     return pressed
 
 

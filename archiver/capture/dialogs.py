@@ -71,7 +71,8 @@ async def _wait_for_late_consent(page, capture: PageCapture, recipe, autoconsent
         if state is None:
             reason = "no watch in this page"
             break
-        since_load = state["sinceLoadMs"] / 1000 if state["sinceLoadMs"] >= 0 else 0.0
+        # Before `load` (it may never come: one image that never arrives) the wait counts from its own start.
+        since_load = state["sinceLoadMs"] / 1000 if state["sinceLoadMs"] >= 0 else loop.time() - started
         left = min(LATE_CONSENT_S - since_load, budget.share(0.1))
         if left <= 0:
             break
