@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 BUSY = {"cmpDetected", "openPopupDetected", "runningOptOut", "runningOptIn"}
 CLICK_TIMEOUT_MS = 2000
-GONE_WAIT_S = 1.2  # how long a pressed control may take to leave with its dialog (fading out)
+GONE_WAIT_S = 3.0  # how long a pressed control may take to leave with its dialog (fading out: 1 s for Osano's)
 GONE_JS = """el => {
     if (!el.isConnected) return true;
     for (let p = el; p; p = p.parentElement || (p.getRootNode() && p.getRootNode().host)) {
