@@ -29,7 +29,7 @@ GONE_JS = """el => {
     if (!el.isConnected) return true;
     for (let p = el; p; p = p.parentElement || (p.getRootNode() && p.getRootNode().host)) {
         const s = getComputedStyle(p);
-        if (s.display === 'none' || s.visibility === 'hidden' || parseFloat(s.opacity) <= 0.05) return true;
+        if (s.display === 'none' || s.visibility === 'hidden' || parseFloat(s.opacity) < 0.01) return true;  // faded out fully
     }
     const r = el.getBoundingClientRect();
     return r.width < 2 || r.height < 2;
