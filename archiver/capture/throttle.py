@@ -31,8 +31,8 @@ class Throttle:
 async def apply_throttle(context, page, throttle: Throttle):
     """Throttle `page` through a CDP session of its own, before it navigates.
 
-    The emulation lasts as long as that session, which is never detached: it ends with the page. Frames in
-    other processes (cross-site iframes) are not throttled.
+    The emulation lasts as long as that session, which is never detached: it ends with the page. Frames
+    Chromium runs in another process (cross-site iframes) are outside that session and may escape it.
     """
     cdp = await context.new_cdp_session(page)
     await cdp.send("Network.enable")
