@@ -45,9 +45,12 @@ from thirdparty_site import (
 )
 
 from archiver.capture import CaptureSettings, capture_pages, find_browser, launch_browser
+from archiver.capture.dialogs import dismiss_popups
 from archiver.capture.inpage import script
+from archiver.capture.recipes import recipe_for
 from archiver.capture.throttle import Throttle, apply_throttle
 from archiver.capture.tiles import stack
+from archiver.models import PageCapture
 
 pytestmark = pytest.mark.browser
 
@@ -202,6 +205,48 @@ def test_a_throttled_page_waits_its_latency_for_every_response(thirdparty_url):
                 await browser.close()
     waited_ms = asyncio.run(go())
     assert waited_ms >= 290, f"the response came {waited_ms:.0f} ms after the request, not 300 ms or more"
+
+
+UNANSWERABLE = """<!doctype html><html lang="sv"><body style="overflow: hidden"><main><article>Nyheter</article></main>
+<div style="position: fixed; inset: 0; background: rgba(0, 0, 0, 0.6)"></div>
+<div role="dialog" aria-modal="true" style="position: fixed; top: 200px; left: 400px; width: 400px; background: #fff">
+<p>Vi använder kakor för statistik.</p><button type="button">Fortsätt</button></div></body></html>"""
+
+
+def test_the_pop_up_step_answers_a_consent_dialog_and_warns_of_one_it_cannot():
+    """A layer that talks about cookies is answered (klaro's modal: "Acceptera markerat" with nothing ticked),
+    not hidden; one whose only control means nothing to us is hidden with a warning, its scroll lock undone."""
+    async def go(base_url):
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=find_browser().executable, args=["--no-sandbox"])
+            try:
+                context = await browser.new_context(viewport={"width": 1280, "height": 900})
+                await context.route("http://unanswerable.test/", lambda route: route.fulfill(
+                    body=UNANSWERABLE, content_type="text/html"))
+                page = await context.new_page()
+                out = []
+                for url in (base_url + "/klaro.html", "http://unanswerable.test/"):
+                    capture = PageCapture(page_id="p", platform="generic", requested_url=url)
+                    await page.goto(url)
+                    await page.wait_for_selector("[role=dialog], .cookie-modal", state="visible")
+                    await dismiss_popups(page, capture, recipe_for("generic"))
+                    marker = await page.evaluate("() => document.getElementById('consent-state')?.className ?? null")
+                    out.append((capture, marker))
+                return out
+            finally:
+                await browser.close()
+
+    with serve_thirdparty() as base_url:
+        (klaro, marker), (unanswerable, _) = asyncio.run(go(base_url))
+    consent = [d for d in klaro.dismissed if d["kind"] == "consent"]
+    assert [(d["how"], d["choice"], d["label"]) for d in consent] == [("clicked", "reject", "acceptera markerat")], (
+        klaro.dismissed, klaro.warnings)
+    assert not [d for d in klaro.dismissed if d["how"] == "removed"], klaro.dismissed
+    assert marker == "consent-state rejected"
+    assert [(d["kind"], d["how"]) for d in unanswerable.dismissed if d["how"] != "undone"] == [
+        ("consent", "removed"), ("overlay", "removed")], unanswerable.dismissed
+    assert any(w.startswith("a cookie dialog could not be answered and was hidden") for w in unanswerable.warnings)
+    assert "overflow: hidden on body" in [d["label"] for d in unanswerable.dismissed if d["how"] == "undone"]
 
 
 def test_the_late_consent_wait_knows_when_a_page_has_nothing_coming():

@@ -192,11 +192,12 @@ async def _press_marked(frame, attribute: str):
 
 
 async def answer_with_texts(page, recipe, rounds: int = 4, autoconsent: Autoconsent | None = None,
-                            settle_s: float = 4.0) -> list[dict]:
+                            settle_s: float = 4.0, refused: bool = False) -> list[dict]:
     """Press the least-consenting choice any visible consent dialog offers, in any frame.
 
     A dialog that stays after a press is asked again without that control: a bulk "Tacka nej till alla"
-    that only unticks is followed by its "Spara". Once something refused, "accept" is never pressed.
+    that only unticks is followed by its "Spara". Once something refused (here, or before: `refused`),
+    "accept" is never pressed.
     A dialog autoconsent is busy with is left to it (for up to `settle_s`) before our texts look again.
     """
     pressed: list[dict] = []
@@ -212,7 +213,7 @@ async def answer_with_texts(page, recipe, rounds: int = 4, autoconsent: Autocons
         if choice is None:
             break
         frame, found = choice
-        if found["choice"] == "accept" and any(p["choice"] == "reject" for p in pressed):
+        if found["choice"] == "accept" and (refused or any(p["choice"] == "reject" for p in pressed)):
             break  # the refusal stands; an "accept" left over must not undo it
         target = await _press_marked(frame, "data-archiver-consent")
         if target is None:

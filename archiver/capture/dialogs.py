@@ -32,7 +32,8 @@ async def answer_consent(page, capture: PageCapture, recipe, autoconsent: Autoco
     if autoconsent is not None:
         await autoconsent.settle(budget.share(0.1, CONSENT_BUDGET_S))
         capture.dismissed.extend(autoconsent.answered())
-    pressed = await answer_with_texts(page, recipe, autoconsent=autoconsent, settle_s=CONSENT_BUDGET_S)
+    pressed = await answer_with_texts(page, recipe, autoconsent=autoconsent, settle_s=CONSENT_BUDGET_S,
+                                      refused=_refused(capture))
     if autoconsent is not None:
         capture.dismissed.extend(autoconsent.answered())
     answered_before = any(d["kind"] == "consent" for d in capture.dismissed)
@@ -42,6 +43,11 @@ async def answer_consent(page, capture: PageCapture, recipe, autoconsent: Autoco
     if any(d["kind"] == "consent" for d in capture.dismissed[known:]):
         await undo_leftovers(page, capture, recipe)
     capture.final_url = page.url
+
+
+def _refused(capture: PageCapture) -> bool:
+    return any(d["kind"] == "consent" and (d["how"] == "autoconsent" or d.get("choice") == "reject")
+               for d in capture.dismissed)
 
 
 def _record_answers(capture: PageCapture, pressed: list[dict]) -> None:
@@ -89,7 +95,8 @@ async def _wait_for_late_consent(page, capture: PageCapture, recipe, autoconsent
         if any(d["kind"] == "consent" for d in capture.dismissed[known:]):
             reason = "answered by autoconsent"
             break
-        pressed = await answer_with_texts(page, recipe, autoconsent=autoconsent, settle_s=CONSENT_BUDGET_S)
+        pressed = await answer_with_texts(page, recipe, autoconsent=autoconsent, settle_s=CONSENT_BUDGET_S,
+                                          refused=_refused(capture))
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())
         if pressed:
@@ -109,11 +116,12 @@ async def dismiss_popups(page, capture: PageCapture, recipe) -> bool:
     found = (await _overlays(page, recipe, "find"))["found"]
     if not found:
         return False
-    if any(item["consent"] for item in found):
-        pressed = await answer_with_texts(page, recipe)
-        _record_answers(capture, pressed)
-        if pressed:
-            found = (await _overlays(page, recipe, "find"))["found"]
+    # Whatever covers the page may be, or lie under, a consent dialog (klaro's backdrop is the blocker found,
+    # its modal too full of text to count as a layer): the consent step looks first.
+    pressed = await answer_with_texts(page, recipe, refused=_refused(capture))
+    _record_answers(capture, pressed)
+    if pressed:
+        found = (await _overlays(page, recipe, "find"))["found"]
     for index, item in enumerate(found):
         if item["close"] is None:
             continue
