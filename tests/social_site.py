@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from PIL import Image, ImageChops
 
+from archiver.capture.throttle import Throttle
 from archiver.demo.server import hang, send_html, serve_directory
 
 SOCIAL = Path(__file__).parent / "fixtures" / "social"
@@ -59,6 +60,9 @@ def dimmed(colour: Colour, alpha: float = 0.6) -> Colour:
     """What `colour` looks like under a backdrop of rgba(0, 0, 0, alpha)."""
     return tuple(round(c * (1 - alpha)) for c in colour)  # type: ignore[return-value]
 
+
+# The second run of the fidelity pages: a slow mobile connection and a phone's CPU.
+THROTTLED = Throttle(latency_ms=150, download_kbps=10_000, upload_kbps=5_000, cpu_slowdown=4)
 
 # --- Colours shared by every page -------------------------------------------------------------------------
 WHITE = (255, 255, 255)

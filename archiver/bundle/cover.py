@@ -24,8 +24,10 @@ FAILURES = {
     "error": "webbläsaren kunde inte visa sidan",
     "blocked": "adressen leder till ett internt eller privat nätverk, som arkiveringen inte får nå",
 }
-DISMISSED_KIND = {"consent": "Cookie-dialog", "popup": "Pop-up", "overlay": "Täckande lager", "banner": "Banner"}
-DISMISSED_HOW = {"autoconsent": "besvarad automatiskt", "clicked": "stängd med", "removed": "dold"}
+DISMISSED_KIND = {"consent": "Cookie-dialog", "popup": "Pop-up", "overlay": "Täckande lager", "banner": "Banner",
+                  "leftover": "Kvar efter dialog"}
+DISMISSED_HOW = {"autoconsent": "besvarad automatiskt", "clicked": "stängd med", "removed": "dold",
+                 "undone": "återställt:"}
 # The records plan's classes in the words of the plan, and what happens to each capture.
 POST_CLASSES_SV = {
     "decision": "Leder till beslut – diarieförs och bevaras",
@@ -61,8 +63,11 @@ def _dismissed_in_words(capture: PageCapture) -> list[str]:
     for item in capture.dismissed:
         kind = DISMISSED_KIND.get(item.get("kind"), item.get("kind", ""))
         how = DISMISSED_HOW.get(item.get("how"), item.get("how", ""))
+        if item.get("kind") == "consent" and item.get("choice") in ("reject", "accept"):
+            how = "besvarad med"  # an answer, not a close
         label = item.get("label") or ""
-        words.append(f"{kind} {how}" + (f" «{label}»" if label else ""))
+        note = " (sparat utan att något valfritt var ikryssat)" if item.get("note") else ""
+        words.append(f"{kind} {how}" + (f" «{label}»" if label else "") + note)
     return words
 
 

@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 
 BUSY = {"cmpDetected", "openPopupDetected", "runningOptOut", "runningOptIn"}
 CLICK_TIMEOUT_MS = 2000
+GONE_WAIT_S = 3.0  # how long a pressed control may take to leave with its dialog (fading out: 1 s for Osano's)
+GONE_JS = """el => {
+    if (!el.isConnected) return true;
+    for (let p = el; p; p = p.parentElement || (p.getRootNode() && p.getRootNode().host)) {
+        const s = getComputedStyle(p);
+        if (s.display === 'none' || s.visibility === 'hidden' || parseFloat(s.opacity) < 0.01) return true;  // faded out fully
+    }
+    const r = el.getBoundingClientRect();
+    return r.width < 2 || r.height < 2;
+}"""
 AUTOCONSENT_CONFIG = {
     "enabled": True,
     "autoAction": "optOut",
@@ -48,6 +58,7 @@ class _Library:
     version: str
     generic_rules: tuple[dict, ...]
     site_rules: tuple[tuple[re.Pattern | None, dict], ...]
+    cosmetic: frozenset[str]  # rules that "opt out" by hiding the dialog with CSS, not by answering it
 
 
 @lru_cache(maxsize=64)
@@ -79,7 +90,8 @@ def _autoconsent() -> _Library | None:
     rules = json.loads(ac.rules_json())
     pattern = lambda rule: (rule.get("runContext") or {}).get("urlPattern")
     return _Library(ac.bundle(), ac.__version__, tuple(r for r in rules if not pattern(r)),
-                    tuple((_compile(pattern(r)), r) for r in rules if pattern(r)))
+                    tuple((_compile(pattern(r)), r) for r in rules if pattern(r)),
+                    frozenset(r["name"] for r in rules if r.get("cosmetic")))
 
 
 def autoconsent_version() -> str | None:
@@ -138,54 +150,95 @@ class Autoconsent:
             await asyncio.sleep(0.1)
 
     def answered(self) -> list[dict]:
-        """Opt-outs done since last asked."""
+        """Opt-outs done since last asked. A cosmetic rule's is a dialog hidden, not answered, and says so."""
         new, self.reported = self.events[self.reported:], len(self.events)
         done = [e for e in new if e["type"] == "optOutResult" and e.get("result")]
-        return [{"kind": "consent", "how": "autoconsent", "label": f"opted out ({e['cmp']})", "frame": e.get("url")}
+        library = _autoconsent()
+        cosmetic = library.cosmetic if library else frozenset()
+        return [{"kind": "consent", "how": "removed", "label": f"hidden by autoconsent's cosmetic rule ({e['cmp']})",
+                 "frame": e.get("url")} if e["cmp"] in cosmetic else
+                {"kind": "consent", "how": "autoconsent", "label": f"opted out ({e['cmp']})", "frame": e.get("url")}
                 for e in done]
 
 
-async def _press_marked(frame, attribute: str) -> bool:
-    target = frame.locator(f"[{attribute}]").first
+async def _press_marked(frame, attribute: str):
+    """Click the control consent.js marked; the element, or None if it could not be pressed.
+
+    An element handle, not a locator: a control that vanishes (its dialog answered meanwhile by
+    autoconsent) fails at once instead of being waited for.
+    """
+    try:
+        target = await frame.query_selector(f"[{attribute}]")
+    except PlaywrightError:
+        return None
+    if target is None:
+        return None
     try:
         await target.click(timeout=CLICK_TIMEOUT_MS)
     except PlaywrightError:
         if frame.is_detached():
-            return True  # the dialog's frame went away with the answer: the click landed
+            return target  # the dialog's frame went away with the answer: the click landed
         try:
-            await target.evaluate("el => el.click()", timeout=CLICK_TIMEOUT_MS)
+            if await target.evaluate(GONE_JS):
+                return target  # gone with its dialog: the click landed before the wait for it ran out
+            await target.evaluate("el => el.click()")
         except PlaywrightError:
-            return frame.is_detached()
+            return target if frame.is_detached() else None
     try:
-        await target.evaluate(f"el => el.removeAttribute('{attribute}')", timeout=500)
+        await target.evaluate(f"el => el.removeAttribute('{attribute}')")
     except PlaywrightError:
         pass  # the control left with its dialog, or the frame navigated
-    return True
+    return target
 
 
-async def answer_with_texts(page, recipe, rounds: int = 3) -> list[dict]:
-    """Press the least-consenting choice any visible consent dialog offers, in any frame."""
+async def answer_with_texts(page, recipe, rounds: int = 4, autoconsent: Autoconsent | None = None,
+                            settle_s: float = 4.0, refused: bool = False) -> list[dict]:
+    """Press the least-consenting choice any visible consent dialog offers, in any frame.
+
+    A dialog that stays after a press is asked again without that control: a bulk "Tacka nej till alla"
+    that only unticks is followed by its "Spara". Once something refused (here, or before: `refused`),
+    "accept" is never pressed.
+    A dialog autoconsent is busy with is left to it (for up to `settle_s`) before our texts look again.
+    """
     pressed: list[dict] = []
+    skip: list[str] = []
+    url = page.url
     for _ in range(rounds):
-        choice = await _find_choice(page, recipe)
+        if page.url != url:  # the answer led to another page: its controls are new
+            skip, url = [], page.url
+        choice = await _find_choice(page, recipe, skip)
+        if choice is not None and autoconsent is not None and autoconsent.busy():
+            await autoconsent.settle(settle_s)
+            choice = await _find_choice(page, recipe, skip)
         if choice is None:
             break
         frame, found = choice
-        if not await _press_marked(frame, "data-archiver-consent"):
+        if found["choice"] == "accept" and (refused or any(p["choice"] == "reject" for p in pressed)):
+            break  # the refusal stands; an "accept" left over must not undo it
+        target = await _press_marked(frame, "data-archiver-consent")
+        if target is None:
             log.info("consent control %r could not be pressed", found["label"])
             break
-        pressed.append({"kind": "consent", "how": "clicked", "label": found["label"], "choice": found["choice"],
-                        "frame": None if frame == page.main_frame else frame.url})
-        await _after_click(page)
+        entry = {"kind": "consent", "how": "clicked", "label": found["label"], "choice": found["choice"],
+                 "frame": None if frame == page.main_frame else frame.url}
+        if found.get("note"):
+            entry["note"] = found["note"]
+        pressed.append(entry)
+        skip.append(found["label"])
+        await _after_click(page, target)
+        try:
+            await target.dispose()
+        except PlaywrightError:
+            pass  # its page navigated: the handle is gone already
     return pressed
 
 
-async def _find_choice(page, recipe):
+async def _find_choice(page, recipe, skip: list[str]):
     """The frame and control to press: any frame's "reject optional" before any frame's "accept"."""
     accept = None
     for frame in page.frames:
         try:
-            found = await frame.evaluate(in_page("consent.js"), {"recipe": recipe.as_js()})
+            found = await frame.evaluate(in_page("consent.js"), {"recipe": recipe.as_js(), "skip": skip})
         except PlaywrightError:
             continue  # detached or navigating frame
         if found and found["choice"] == "reject":
@@ -195,9 +248,19 @@ async def _find_choice(page, recipe):
     return accept
 
 
-async def _after_click(page) -> None:
-    """A consent answer may close a dialog, reload the page or post a form that redirects back."""
-    await asyncio.sleep(0.3)
+async def _after_click(page, target) -> None:
+    """A consent answer may close a dialog (often fading out), reload the page or post a form that
+    redirects back: wait, within limits, until the pressed control is gone and the document is there."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + GONE_WAIT_S
+    await asyncio.sleep(0.15)
+    while loop.time() < end:
+        try:
+            if await target.evaluate(GONE_JS):
+                break
+        except PlaywrightError:
+            break  # its frame navigated or closed: gone
+        await asyncio.sleep(0.05)
     try:
         await page.wait_for_load_state("domcontentloaded", timeout=10_000)
     except PlaywrightError:

@@ -23,6 +23,7 @@ from archiver.capture.inpage import script
 from archiver.capture.netguard import NetGuard
 from archiver.capture.recipes import recipe_for
 from archiver.capture.steps import Budget, NetworkWatch, PageFailed
+from archiver.capture.throttle import Throttle, apply_throttle
 from archiver.logcontext import page_id_var
 from archiver.models import PageCapture, utcnow
 
@@ -53,6 +54,7 @@ class CaptureSettings:
     backoff_s: float = 10.0  # wait before the second try, doubled before each further one
     # Makes each page's address guard when allow_private_networks is false; tests give it their resolver.
     net_guard: Callable[[], NetGuard] = NetGuard
+    throttle: Throttle | None = None  # emulated slow network and CPU, for tests and benchmarks only
 
     @classmethod
     def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
@@ -114,7 +116,10 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         if autoconsent is not None and not await autoconsent.install(context):
             autoconsent = None
         await context.add_init_script(script=script("observe.js"))
+        await context.add_init_script(script=script("pending.js"))
         page = await context.new_page()
+        if settings.throttle:  # before navigating; the session is never detached, so it holds for the page's life
+            await apply_throttle(context, page, settings.throttle)
         network = NetworkWatch()
         network.attach(page)
         capture.viewport = dict(options["viewport"])
@@ -140,7 +145,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
                                         max_height_px=settings.max_height_px, max_posts=max_posts,
                                         scroll_budget_s=settings.scroll_budget_s, network=network,
                                         feed_settle_s=settings.feed_settle_s)
-        await steps.answer_consent(page, capture, recipe, autoconsent, budget)
+        await steps.answer_consent(page, capture, recipe, autoconsent, budget, network=network)
         await steps.dismiss_popups(page, capture, recipe)
         if single_post:
             await post_steps.read_post(page, capture, recipe)

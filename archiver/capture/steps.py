@@ -1,6 +1,7 @@
 """The capture script: the named steps every page goes through, each reading the platform's recipe.
 
 open → answer consent → dismiss pop-ups → check it is the account → scroll to load → settle → measure.
+The dialog steps (consent, pop-ups, what they leave behind) live in `archiver.capture.dialogs`.
 No step waits for network idle: social pages poll and stream for ever, so each step waits for
 concrete conditions (the document stops growing, images decode) within its share of the timeout.
 """
@@ -13,17 +14,16 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from archiver.capture.consent import Autoconsent, answer_with_texts, in_page
+from archiver.capture.consent import in_page
+from archiver.capture.dialogs import answer_consent, dismiss_popups  # noqa: F401 (steps of the script)
 from archiver.models import PageCapture
 
 log = logging.getLogger(__name__)
 
 LOAD_SHARE = 0.5  # of the time left once the document has arrived
 SCROLL_SHARE = 0.5
-CONSENT_BUDGET_S = 4.0
 SETTLE_BUDGET_S = 10.0
 MAX_WORDS = 200_000  # a text layer this long is already a book
 RECENT_REQUEST_S = 2.0  # requests older than this are long polls and streams, not a feed loading
@@ -99,46 +99,6 @@ async def open_page(page, capture: PageCapture, budget: Budget) -> None:
         capture.warnings.append(f"the page had not finished loading after {load_budget:.0f} s; "
                                 "captured what had loaded by then")
     capture.final_url = page.url
-
-
-async def answer_consent(page, capture: PageCapture, recipe, autoconsent: Autoconsent | None,
-                         budget: Budget) -> None:
-    if autoconsent is not None:
-        await autoconsent.settle(budget.share(0.1, CONSENT_BUDGET_S))
-        capture.dismissed.extend(autoconsent.answered())
-    pressed = await answer_with_texts(page, recipe)
-    capture.dismissed.extend(pressed)
-    if pressed:
-        await _overlays(page, recipe, "find", unlock=True)
-    capture.final_url = page.url
-
-
-async def _overlays(page, recipe, act: str, unlock: bool = False) -> dict:
-    return await page.evaluate(in_page("overlays.js"), {"recipe": recipe.as_js(), "act": act, "unlock": unlock})
-
-
-async def dismiss_popups(page, capture: PageCapture, recipe) -> bool:
-    """Close what covers the page by its own close control; hide what has none; unlock scrolling."""
-    found = (await _overlays(page, recipe, "find"))["found"]
-    if not found:
-        return False
-    for index, item in enumerate(found):
-        if item["close"] is None:
-            continue
-        target = page.locator(f'[data-archiver-close="{index}"]').first
-        try:
-            await target.click(timeout=2000)
-        except PlaywrightError:
-            continue
-        capture.dismissed.append({"kind": item["kind"], "how": "clicked", "label": item["close"],
-                                  "what": item["label"]})
-    await asyncio.sleep(0.3)
-    left = await _overlays(page, recipe, "hide")
-    for item in left["found"]:
-        capture.dismissed.append({"kind": item["kind"], "how": "removed", "label": item["label"]})
-    if left["unlocked"]:
-        log.info("%s: scrolling unlocked (%s)", capture.page_id, ", ".join(left["unlocked"]))
-    return True
 
 
 def _is_login_path(url: str, patterns: tuple[str, ...]) -> bool:

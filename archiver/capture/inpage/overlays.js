@@ -1,12 +1,14 @@
-// Finds what covers the page: dialogs, full-viewport layers and bottom banners, with their close controls.
+// Finds what covers the page: dialogs, full-viewport layers and bottom banners, with their close controls,
+// and which of them talk about cookies (a consent dialog, to be answered rather than closed or hidden).
 // args: {recipe, act: 'find'|'hide'}. 'find' marks close controls (data-archiver-close) for Python to click;
-// 'hide' hides every blocker still there and unlocks scrolling. Returns what it found or did.
+// 'hide' hides every blocker still there (undo.js then unlocks the page). Returns what it found or did.
 (args) => {
   const r = args.recipe;
   const vw = window.innerWidth, vh = window.innerHeight;
   const postSelector = r.postSelectors.join(',');
   const holdsPosts = (el) => postSelector && el.querySelector(postSelector);
   const texts = r.closeTexts.map(norm), labels = r.closeLabels.map(norm), banners = r.bannerTexts.map(norm);
+  const strong = r.consentStrongWords.map(norm);
 
   const blockers = new Set();
   const add = (el, kind) => {
@@ -28,7 +30,8 @@
     const covers = rect.left <= vw * 0.05 && rect.top <= vh * 0.05 && rect.right >= vw * 0.95 && rect.bottom >= vh * 0.95;
     if (covers) {
       const z = parseInt(s.zIndex, 10);
-      const tinted = s.backgroundColor !== 'rgba(0, 0, 0, 0)' && s.backgroundColor !== 'transparent';
+      const tinted = (s.backgroundColor !== 'rgba(0, 0, 0, 0)' && s.backgroundColor !== 'transparent')
+          || (s.backdropFilter && s.backdropFilter !== 'none');
       const onTop = el.contains(document.elementFromPoint(vw / 2, vh / 2));
       const small = (el.innerText || '').length < bodyText * 0.4;
       if ((tinted || onTop) && small && !(z < 0)) add(el, 'overlay');
@@ -57,33 +60,22 @@
           + ' (' + Math.round(el.getBoundingClientRect().width) + 'x' + Math.round(el.getBoundingClientRect().height)
           + ', ' + getComputedStyle(el).backgroundColor + ')'));
 
+  const textOf = (el) => norm([el.innerText || '', ...(el.shadowRoot ? [el.shadowRoot.textContent || ''] : [])]
+      .join(' ').slice(0, 6000));
+  const talksCookies = (el) => strong.some((w) => textOf(el).includes(w));
+
   const found = [];
   for (const {el, kind} of blockers) {
+    const consent = talksCookies(el);
     if (args.act === 'find') {
       const close = closeControl(el);
       if (close) clickableOf(close).setAttribute('data-archiver-close', String(found.length));
-      found.push({kind, label: describe(el), close: close ? (labelOf(close) || ariaOf(close) || 'close') : null});
+      found.push({kind, consent, label: describe(el), close: close ? (labelOf(close) || ariaOf(close) || 'close') : null});
     } else {
       const label = describe(el);
       el.style.setProperty('display', 'none', 'important');
-      found.push({kind, label});
+      found.push({kind, consent, label});
     }
   }
-  if (args.act === 'hide' || args.unlock) {
-    const unlocked = [];
-    for (const el of [document.documentElement, document.body]) {
-      if (!el) continue;
-      const s = getComputedStyle(el);
-      if (['hidden', 'clip'].includes(s.overflowY) || ['hidden', 'clip'].includes(s.overflow)) {
-        el.style.setProperty('overflow', 'visible', 'important');
-        unlocked.push(el.tagName.toLowerCase());
-      }
-      if (s.position === 'fixed') {
-        el.style.setProperty('position', 'static', 'important');
-        unlocked.push(el.tagName.toLowerCase() + ' position');
-      }
-    }
-    return {found, unlocked};
-  }
-  return {found, unlocked: []};
+  return {found};
 }

@@ -19,11 +19,16 @@ class Recipe:
     login_paths: tuple[str, ...] = ()
     # Elements that are one post each; counted for `max_posts` and for login/unavailable checks.
     post_selectors: tuple[str, ...] = ()
-    # Consent: site-specific controls, then the shared "reject optional" and "accept" texts.
+    # Consent: site-specific controls, then the shared "reject optional" and "accept" texts. "Save my choices"
+    # (`consent_save_texts`) counts as a refusal only while nothing optional in its dialog is ticked, so it is
+    # tried after every reject text and before any accept text. `consent_strong_words` say a layer is a cookie
+    # dialog (not a login pop-up that links to a privacy policy): one that cannot be answered is a warning.
     consent_reject_selectors: tuple[str, ...] = ()
     consent_reject_texts: tuple[str, ...] = ()
+    consent_save_texts: tuple[str, ...] = ()
     consent_accept_texts: tuple[str, ...] = ()
     consent_context_words: tuple[str, ...] = ()
+    consent_strong_words: tuple[str, ...] = ()
     # Pop-ups and login walls that appear later: their close controls.
     close_selectors: tuple[str, ...] = ()
     close_labels: tuple[str, ...] = ()
@@ -61,8 +66,10 @@ class Recipe:
             "postSelectors": list(self.post_selectors),
             "consentRejectSelectors": list(self.consent_reject_selectors),
             "consentRejectTexts": list(self.consent_reject_texts),
+            "consentSaveTexts": list(self.consent_save_texts),
             "consentAcceptTexts": list(self.consent_accept_texts),
             "consentContextWords": list(self.consent_context_words),
+            "consentStrongWords": list(self.consent_strong_words),
             "closeSelectors": list(self.close_selectors),
             "closeLabels": list(self.close_labels),
             "closeTexts": list(self.close_texts),
