@@ -139,7 +139,7 @@ IDLE_POSTS = palette(4, 67, 0.40, 0.66)  # 600 x 150 block in each <article>
 
 
 # --- late-feed.html (generic): batches appended by a timer after the bottom comes into view -----------------
-LATE_POSTS = palette(40, 23, 0.55, 0.80)  # 600 x 100 card in each <article>; the page lists the same hex values
+LATE_POSTS = palette(40, 23, 0.45, 0.72)  # 600 x 100 card in each <article>; the page lists the same hex values
 LATE_CARD = (600, 100)
 LATE_END = rgb("#2d6a4f")  # 600 x 100 "no more posts" block under the 40th post
 LATE_BATCH = 10
