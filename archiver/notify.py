@@ -25,6 +25,7 @@ FAILURE_SV = {
     "timeout": "tidsgränsen överskreds",
     "http": "webbservern svarade med ett fel",
     "error": "tekniskt fel",
+    "browser": "webbläsaren slutade fungera",
 }
 
 

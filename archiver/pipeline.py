@@ -17,8 +17,9 @@ from archiver import TOOL_NAME, __version__, recovery
 from archiver.bundle import manifest as manifest_io
 from archiver.bundle import timestamp
 from archiver.bundle.pdf import RunInfo, build_pdf
-from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
-from archiver.capture.page import capture_post, visitor_user_agents, worth_retrying
+from archiver.capture import BrowserChoice, CaptureSettings, capture_pages
+from archiver.capture.browser import keep_browser
+from archiver.capture.page import capture_on_live_browser, capture_post, visitor_user_agents, worth_retrying
 from archiver.catalog import Catalog
 from archiver.errors import CatalogError, StoreError
 from archiver.lock import edit_lock
@@ -57,10 +58,10 @@ class RunResult:
 
 async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds,
                        only_keys=()):
-    async with launch_browser(choice) as browser:
-        captures = await capture_pages(browser, pages, settings, on_done=on_page, last_seconds=last_seconds,
+    async with keep_browser(choice) as keeper:  # started again if it dies mid-run
+        captures = await capture_pages(keeper, pages, settings, on_done=on_page, last_seconds=last_seconds,
                                        only_keys=only_keys)
-        return captures, browser.version
+        return captures, keeper.version
 
 
 def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browser: BrowserChoice,
@@ -103,15 +104,18 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, c
 
 
 async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settings: CaptureSettings):
-    async with launch_browser(choice) as browser:
-        user_agents = await visitor_user_agents(browser)
+    async with keep_browser(choice) as keeper:
+        user_agents = await visitor_user_agents(await keeper.get())
+        notes: list[str] = []
         for attempt in range(1, max(1, settings.attempts) + 1):
-            capture = await capture_post(browser, page, url, settings, user_agents)
+            capture = await capture_on_live_browser(
+                keeper, lambda live: capture_post(live, page, url, settings, user_agents), notes)
             capture.attempts = attempt
             if attempt == settings.attempts or not worth_retrying(capture):
                 break
             await asyncio.sleep(settings.backoff_s * 2 ** (attempt - 1))
-        return capture, browser.version
+        capture.warnings[:0] = notes
+        return capture, keeper.version
 
 
 def _run_info(register, bundle_id: str, request, started, browser_version: str,

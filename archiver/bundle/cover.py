@@ -22,6 +22,7 @@ FAILURES = {
     "timeout": "sidan blev inte klar inom tidsgränsen",
     "http": "webbservern svarade med ett fel",
     "error": "webbläsaren kunde inte visa sidan",
+    "browser": "webbläsaren stängdes gång på gång och startades inte igen",
 }
 DISMISSED_KIND = {"consent": "Cookie-dialog", "popup": "Pop-up", "overlay": "Täckande lager", "banner": "Banner"}
 DISMISSED_HOW = {"autoconsent": "besvarad automatiskt", "clicked": "stängd med", "removed": "dold"}
