@@ -22,7 +22,6 @@ from archiver.capture.browser import keep_browser
 from archiver.capture.page import capture_on_live_browser, capture_post, visitor_user_agents, worth_retrying
 from archiver.catalog import Catalog
 from archiver.errors import CatalogError, StoreError
-from archiver.lock import edit_lock
 from archiver.logcontext import run_id_var
 from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id, utcnow
 from archiver.register.schema import PageEntry, TimestampSettings
@@ -216,8 +215,7 @@ def sync(store: Store, catalog: Catalog) -> dict:
     left half-done (archiver/recovery.py), catalogue strays, then a store that uploads (S3) uploads the
     bundles an earlier run left pending in its local spool. One that still fails stays pending and does not
     stop the run."""
-    with edit_lock(store.root):
-        repaired = recovery.finish_interrupted(store, catalog)
+    repaired = recovery.repair(store, catalog)
     store.sweep_stale()
     unreadable: dict[str, str] = {}
     strays = catalog_strays(store, catalog, unreadable)

@@ -30,6 +30,7 @@ from pathlib import Path
 from archiver.bundle import manifest as manifest_io
 from archiver.errors import NotFoundError, StoreError
 from archiver.fileio import leftover_temps
+from archiver.lock import edit_lock
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,15 @@ class Repair:
 
     def as_dict(self) -> dict:
         return {"bundle_id": self.bundle_id, "action": self.action, "outcome": self.outcome, "detail": self.detail}
+
+
+def repair(store, catalog) -> list[Repair]:
+    """Every registration and culling a crash left half-done, completed or closed, under the store's edit
+    lock; the lock (and its file) is taken only when the trail shows something to repair."""
+    if not (catalog.open_intents(REGISTERING, REGISTER_CLOSERS) or catalog.open_intents(DELETING, DELETE_CLOSERS)):
+        return []
+    with edit_lock(store.root):
+        return finish_interrupted(store, catalog)
 
 
 def finish_interrupted(store, catalog, bundle_id: str | None = None) -> list[Repair]:
@@ -81,31 +91,28 @@ def finish_registrations(store, catalog, bundle_id: str | None = None) -> list[R
         target, by, detail = intent["bundle_id"], intent["actor"], intent["detail"]
         if bundle_id is not None and target != bundle_id:
             continue
-        row = catalog.find_bundle(target)
-        if row is None:
-            continue  # culled since; nothing of it is left to disagree
-        _remove_temps(store, target)
-        stored = _stored_manifest_sha(store, target)
         dnr = detail.get("dnr")
+        row = catalog.find_bundle(target)
+        stored = None
+        if row is not None:
+            _remove_temps(store, target)
+            stored = _stored_manifest_sha(store, target)
         if stored is not None and stored == detail.get("manifest_sha256"):
             catalog.add_registration(target, dnr, by, datetime.fromisoformat(detail["at"]), stored,
                                      {"repaired": REPAIRED})
             repair = Repair(target, "register", "completed",
                             f"registered as {dnr} by {by}: the manifest already said so, the catalog now does too")
-        elif stored is not None and stored == row["manifest_sha256"]:
+        elif row is None or stored == row["manifest_sha256"]:
+            why = "interrupted before the manifest was written" if row is not None else "the bundle was culled"
             catalog.audit(by, "bundle.register_abandoned", target,
-                          {"dnr": dnr, "why": "interrupted before the manifest was written; nothing was "
-                                              "registered, register again"})
-            repair = Repair(target, "register", "abandoned",
-                            f"{dnr} by {by} was interrupted before anything was written; register it again")
+                          {"dnr": dnr, "why": f"{why}; nothing was registered"})
+            repair = Repair(target, "register", "abandoned", f"{dnr} by {by}: {why}; nothing was registered")
         else:
             repair = Repair(target, "register", "unresolved",
                             f"the stored manifest matches neither the catalog nor the registration of {dnr} "
                             "that was begun; `archiver bundles verify` says more")
-            log.error("bundle %s: %s", target, repair.detail)
-            repairs.append(repair)
-            continue
-        log.warning("bundle %s: interrupted registration %s", target, repair.outcome)
+        (log.error if repair.outcome == "unresolved" else log.warning)(
+            "bundle %s: interrupted registration %s: %s", target, repair.outcome, repair.detail)
         repairs.append(repair)
     return repairs
 

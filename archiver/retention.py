@@ -18,7 +18,7 @@ from datetime import datetime
 
 from archiver.errors import StoreError
 from archiver.lock import edit_lock
-from archiver.recovery import finish_interrupted
+from archiver.recovery import repair
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,11 @@ def apply(catalog, store, by: str, now: datetime) -> list[Outcome]:
     store that refuses puts the bundle back in the lists (`bundle.delete_failed`).
     """
     outcomes = []
-    with edit_lock(store.root):  # against a registration made meanwhile, and to repair first
-        finish_interrupted(store, catalog)
+    repair(store, catalog)  # a culling or registration a crash interrupted, first
     for decision in plan(catalog, store):
         if not decision.cull:
             continue
-        with edit_lock(store.root):
+        with edit_lock(store.root):  # against a registration made meanwhile
             again = decide(catalog.get_bundle(decision.bundle_id), store.retained_until)
             begun = catalog.begin_delete(decision.bundle_id, by, now, again.why) if again.cull else None
         if begun is None:
