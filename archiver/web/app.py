@@ -543,7 +543,7 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
             return bundle_page(row["id"], f"Diarienumret får vara högst {MAX_DNR} tecken.", 400, dnr)
         try:
             services.register_bundle(row["id"], dnr, g.session.user.name)
-        except BadInputError as exc:
+        except ArchiverError as exc:  # bad input, a damaged manifest, a locked catalog: said on the page
             log.warning("registering %s failed: %s", row["id"], exc)
             return bundle_page(row["id"], "Diarienumret kunde inte registreras.", 400, dnr)
         return redirect(url_for("bundle", bundle_id=row["id"], klart="registrerad", _anchor="diarienummer"),
