@@ -447,4 +447,4 @@ def test_corrupt_manifests_are_named_by_verify_and_get_and_never_stop_list_sync_
     after = archiver(registry, "run", "--json")
     assert after.returncode == 0, after.stderr
     assert not any("Traceback" in o.stderr for o in (every, got, synced, after))
-    assert _listed(registry) == [cut, garbage, fine, json.loads(after.stdout)["bundle_id"]]
+    assert _catalogued(registry) == [cut, garbage, fine, json.loads(after.stdout)["bundle_id"]]

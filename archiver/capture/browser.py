@@ -168,8 +168,9 @@ class BrowserKeeper:
                 return dead
             if dead is not None:
                 if self.restarts >= self.max_restarts:
-                    self.exhausted = (f"the browser stopped {self.restarts + 1} times in this run and is not started "
-                                      f"again (at most {self.max_restarts} restarts per run)")
+                    stops = self.restarts + 1
+                    self.exhausted = (f"the browser stopped {'once' if stops == 1 else f'{stops} times'} in this run "
+                                      f"and is not started again (at most {self.max_restarts} restarts per run)")
                     log.error("%s", self.exhausted)
                     return dead
                 self.restarts += 1
