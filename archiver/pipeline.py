@@ -214,7 +214,7 @@ def sync(store: Store, catalog: Catalog) -> dict:
     """Step (first in every run, and `archiver sync` alone): complete the registrations and cullings a crash
     left half-done (archiver/recovery.py), catalogue strays, then a store that uploads (S3) uploads the
     bundles an earlier run left pending in its local spool. One that still fails stays pending and does not
-    stop the run."""
+    stop the run. `repaired` and `unreadable` are there only when something was."""
     repaired = recovery.repair(store, catalog)
     store.sweep_stale()
     unreadable: dict[str, str] = {}
@@ -224,8 +224,9 @@ def sync(store: Store, catalog: Catalog) -> dict:
         if error is None:
             log.info("pending bundle %s uploaded", bundle_id)
     return {"catalogued": strays, "uploaded": [b for b, error in uploads.items() if error is None],
-            "pending": {b: error for b, error in uploads.items() if error is not None},
-            "repaired": [r.as_dict() for r in repaired], "unreadable": unreadable}
+            "pending": {b: error for b, error in uploads.items() if error is not None}} \
+        | ({"repaired": [r.as_dict() for r in repaired]} if repaired else {}) \
+        | ({"unreadable": unreadable} if unreadable else {})
 
 
 def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,

@@ -142,16 +142,17 @@ def sync(ctx: click.Context, services: Services, as_json: bool) -> None:
     """
     with services.lock():
         done = services.sync()
-    unresolved = [r for r in done["repaired"] if r["outcome"] == "unresolved"]
+    repaired, unreadable = done.get("repaired", []), done.get("unreadable", {})
+    unresolved = [r for r in repaired if r["outcome"] == "unresolved"]
     if as_json:
         echo_json(done)
     else:
-        for repair in done["repaired"]:
+        for repair in repaired:
             click.echo(f"{'repaired' if repair['outcome'] != 'unresolved' else 'NOT repaired'} {repair['bundle_id']}"
                        f" ({repair['action']} {repair['outcome']}): {repair['detail']}")
         for bundle_id in done["catalogued"]:
             click.echo(f"catalogued {bundle_id} (stored by an interrupted run)")
-        for bundle_id, problem in done["unreadable"].items():
+        for bundle_id, problem in unreadable.items():
             click.echo(f"NOT catalogued {bundle_id}: stored, but its manifest is unreadable: {problem}")
         for bundle_id in done["uploaded"]:
             click.echo(f"uploaded {bundle_id}")
@@ -159,7 +160,7 @@ def sync(ctx: click.Context, services: Services, as_json: bool) -> None:
             click.echo(f"still pending {bundle_id}: {error}")
         if not any(done.values()):
             click.echo("nothing to do: every bundle is stored and catalogued")
-    ctx.exit(1 if done["pending"] or done["unreadable"] or unresolved else 0)
+    ctx.exit(1 if done["pending"] or unreadable or unresolved else 0)
 
 
 @click.command()
