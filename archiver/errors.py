@@ -43,6 +43,10 @@ class StoreError(ArchiverError):
     """The store refused or failed an operation; nothing stored was changed."""
 
 
+class CatalogError(ArchiverError):
+    """The catalog refused a read or write (locked by another process, disk full); what is stored stays."""
+
+
 class VerificationError(ArchiverError):
     """A bundle failed verification (changed bytes, bad PDF/A)."""
 

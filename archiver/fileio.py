@@ -47,3 +47,9 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, exact_mode: bool = 
             tmp.unlink()
         raise
     return path
+
+
+def leftover_temps(path: Path) -> list[Path]:
+    """Temporary files `write_atomic(path, ...)` left beside `path` when a crash stopped it before the rename."""
+    path = Path(path)
+    return sorted(p for p in path.parent.glob(f".{path.name}.*.tmp") if p.is_file())

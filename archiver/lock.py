@@ -41,3 +41,29 @@ def store_lock(store_root: Path) -> Iterator[Path]:
         yield path
     finally:
         os.close(fd)
+
+
+EDIT_LOCK_NAME = ".archiver.edit.lock"
+
+
+@contextmanager
+def edit_lock(store_root: Path) -> Iterator[None]:
+    """Changes to a stored bundle's record made in two places (a registration: the manifest, then the
+    catalog; culling: the catalog, then the store) and their repair after a crash exclude each other.
+
+    Unlike the run lock this one waits: registering holds it for milliseconds, and a registrar must be able to
+    register while a scheduled run holds the run lock. Repair under it never mistakes a registration in
+    progress for one a crash interrupted.
+    """
+    root = Path(store_root)
+    path = root / EDIT_LOCK_NAME
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot open the edit lock {path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

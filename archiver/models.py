@@ -87,7 +87,7 @@ class PageCapture:
     variant: str = "desktop"  # or "mobile": a phone's viewport and user agent
     status: str = "failed"
     error: str | None = None
-    failure: str | None = None  # login_wall, unavailable, session_expired, timeout, http, error, blocked
+    failure: str | None = None  # login_wall, unavailable, session_expired, timeout, http, error, blocked, browser
     final_url: str | None = None
     http_status: int | None = None
     title: str | None = None

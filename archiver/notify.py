@@ -26,6 +26,7 @@ FAILURE_SV = {
     "http": "webbservern svarade med ett fel",
     "error": "tekniskt fel",
     "blocked": "adressen leder till ett privat nätverk och blockerades",
+    "browser": "webbläsaren slutade fungera",
 }
 
 

@@ -7,18 +7,21 @@ The CLI, the scheduler and the web page all call `run`; none of them captures or
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver import TOOL_NAME, __version__
+from archiver import TOOL_NAME, __version__, recovery
 from archiver.bundle import manifest as manifest_io
 from archiver.bundle import timestamp
 from archiver.bundle.pdf import RunInfo, build_pdf
-from archiver.capture import BrowserChoice, CaptureSettings, capture_pages, launch_browser
-from archiver.capture.page import capture_post, visitor_user_agents, worth_retrying
+from archiver.capture import BrowserChoice, CaptureSettings, capture_pages
+from archiver.capture.browser import keep_browser
+from archiver.capture.page import capture_on_live_browser, capture_post, visitor_user_agents, worth_retrying
 from archiver.catalog import Catalog
+from archiver.errors import CatalogError, StoreError
 from archiver.logcontext import run_id_var
 from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id, utcnow
 from archiver.register.schema import PageEntry, TimestampSettings
@@ -54,10 +57,10 @@ class RunResult:
 
 async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds,
                        only_keys=()):
-    async with launch_browser(choice) as browser:
-        captures = await capture_pages(browser, pages, settings, on_done=on_page, last_seconds=last_seconds,
+    async with keep_browser(choice) as keeper:  # started again if it dies mid-run
+        captures = await capture_pages(keeper, pages, settings, on_done=on_page, last_seconds=last_seconds,
                                        only_keys=only_keys)
-        return captures, browser.version
+        return captures, keeper.version
 
 
 def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browser: BrowserChoice,
@@ -100,15 +103,18 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, c
 
 
 async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settings: CaptureSettings):
-    async with launch_browser(choice) as browser:
-        user_agents = await visitor_user_agents(browser)
+    async with keep_browser(choice) as keeper:
+        user_agents = await visitor_user_agents(await keeper.get())
+        notes: list[str] = []
         for attempt in range(1, max(1, settings.attempts) + 1):
-            capture = await capture_post(browser, page, url, settings, user_agents)
+            capture = await capture_on_live_browser(
+                keeper, lambda live: capture_post(live, page, url, settings, user_agents), notes)
             capture.attempts = attempt
             if attempt == settings.attempts or not worth_retrying(capture):
                 break
             await asyncio.sleep(settings.backoff_s * 2 ** (attempt - 1))
-        return capture, browser.version
+        capture.warnings[:0] = notes
+        return capture, keeper.version
 
 
 def _run_info(register, bundle_id: str, request, started, browser_version: str,
@@ -123,25 +129,41 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
 
 def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
                           catalog: Catalog, completes: str | None = None) -> RunResult:
-    """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog → upload (S3)."""
+    """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog → upload (S3).
+
+    A failure before the store's rename leaves nothing (the staging folder goes); one after it leaves a
+    complete bundle the catalog lacks, which the next run's `sync` step catalogues from its manifest.
+    """
     bundle_id = run_info.bundle_id
     store.sweep_stale()
-    staging = store.staging_dir(bundle_id)
     try:
-        pdf_path = staging / f"{bundle_id}.pdf"
-        layout = build_pdf(run_info, captures, pdf_path)
-        manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages, layout.first_pages,
-                                              layout.cover_pages, completes=completes)
-        manifest_path = staging / manifest_io.MANIFEST_NAME
-        manifest_path.write_bytes(manifest_io.dump(manifest))
-        stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
-        manifest_sha = manifest_io.sha256_file(manifest_path)
-        stored = store.put(bundle_id, staging)
-    except BaseException:
-        store.discard(staging)
-        raise
+        staging = store.staging_dir(bundle_id)
+        try:
+            pdf_path = staging / f"{bundle_id}.pdf"
+            layout = build_pdf(run_info, captures, pdf_path)
+            manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages, layout.first_pages,
+                                                  layout.cover_pages, completes=completes)
+            manifest_path = staging / manifest_io.MANIFEST_NAME
+            manifest_path.write_bytes(manifest_io.dump(manifest))
+            stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
+            manifest_sha = manifest_io.sha256_file(manifest_path)
+            stored = store.put(bundle_id, staging)
+        except BaseException:
+            store.discard(staging)
+            raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        captured = sum(c.ok for c in captures)
+        raise StoreError(f"no space left on the store {store.root} while writing bundle {bundle_id} "
+                         f"({exc.strerror}): nothing was stored, the {captured} page(s) captured are not kept; "
+                         "free some space and run again") from exc
 
-    catalog.record_bundle(manifest, kind, store.name, stored.location, manifest_sha)
+    try:
+        catalog.record_bundle(manifest, kind, store.name, stored.location, manifest_sha)
+    except CatalogError as exc:
+        raise CatalogError(f"bundle {bundle_id} is stored in {stored.location}, but {exc}; nothing is lost: "
+                           "the next run or `archiver sync` catalogues it") from exc
     upload = None
     if store.name == "s3":  # uploaded once catalogued: a run killed mid-upload leaves it listed, pending
         stored = store.send(bundle_id)
@@ -155,9 +177,13 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
     return RunResult(bundle_id, stored.location, pdf, manifest_file, captures, stamp, upload)
 
 
-def catalog_strays(store: Store, catalog: Catalog) -> list[str]:
+def catalog_strays(store: Store, catalog: Catalog, unreadable: dict[str, str] | None = None) -> list[str]:
     """Step: a bundle the store holds but the catalog lacks (the process died between the store's rename and
-    the catalog entry) is catalogued from its own manifest, so it is listed, verifiable and due-counted."""
+    the catalog entry) is catalogued from its own manifest, so it is listed, verifiable and due-counted.
+
+    One whose manifest cannot be read is left alone (nothing stored is ever changed) and named in
+    `unreadable` with what is wrong; the others are catalogued all the same.
+    """
     spool = getattr(store, "spool", store)  # S3 keeps such a bundle in its local spool until it is uploaded
     known = catalog.bundle_ids()
     found = []
@@ -166,10 +192,14 @@ def catalog_strays(store: Store, catalog: Catalog) -> list[str]:
             continue
         manifest_path = Path(stored.location) / manifest_io.MANIFEST_NAME
         try:
-            manifest = manifest_io.load(manifest_path)
+            manifest = manifest_io.load_checked(manifest_path)
+            if manifest["bundle_id"] != stored.bundle_id:
+                raise ValueError(f"it names another bundle, {manifest['bundle_id']!r}")
         except (OSError, ValueError) as exc:
             log.warning("bundle %s is stored but not catalogued, and its manifest is unreadable: %s",
                         stored.bundle_id, exc)
+            if unreadable is not None:
+                unreadable[stored.bundle_id] = f"{manifest_path}: {exc}"
             continue
         kind = "post" if manifest.get("post") else RunRequest(
             reason=manifest["reason"], completes=manifest.get("completes")).kind
@@ -182,16 +212,22 @@ def catalog_strays(store: Store, catalog: Catalog) -> list[str]:
 
 
 def sync(store: Store, catalog: Catalog) -> dict:
-    """Step (first in every run, and `archiver sync` alone): catalogue strays, then a store that uploads
-    (S3) uploads the bundles an earlier run left pending in its local spool. One that still fails stays
-    pending and does not stop the run."""
-    strays = catalog_strays(store, catalog)
+    """Step (first in every run, and `archiver sync` alone): complete the registrations and cullings a crash
+    left half-done (archiver/recovery.py), catalogue strays, then a store that uploads (S3) uploads the
+    bundles an earlier run left pending in its local spool. One that still fails stays pending and does not
+    stop the run. `repaired` and `unreadable` are there only when something was."""
+    repaired = recovery.repair(store, catalog)
+    store.sweep_stale()
+    unreadable: dict[str, str] = {}
+    strays = catalog_strays(store, catalog, unreadable)
     uploads = store.sync() if hasattr(store, "sync") else {}
     for bundle_id, error in uploads.items():
         if error is None:
             log.info("pending bundle %s uploaded", bundle_id)
     return {"catalogued": strays, "uploaded": [b for b, error in uploads.items() if error is None],
-            "pending": {b: error for b, error in uploads.items() if error is not None}}
+            "pending": {b: error for b, error in uploads.items() if error is not None}} \
+        | ({"repaired": [r.as_dict() for r in repaired]} if repaired else {}) \
+        | ({"unreadable": unreadable} if unreadable else {})
 
 
 def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from archiver.errors import StoreError
+from archiver.lock import edit_lock
+from archiver.recovery import repair
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +78,33 @@ class Outcome:
 
 
 def apply(catalog, store, by: str, now: datetime) -> list[Outcome]:
-    """Delete every bundle the plan allows to cull, each decided again just before its deletion."""
+    """Delete every bundle the plan allows to cull, each decided again just before its deletion.
+
+    Each culling first takes the bundle out of the catalog's lists (with the trail's `bundle.deleting`, in
+    one transaction), then removes the store's copy, then records `bundle.deleted`: a crash between leaves
+    nothing listed that is gone, and the next `sync` or `--apply` finishes it (archiver/recovery.py). A
+    store that refuses puts the bundle back in the lists (`bundle.delete_failed`).
+    """
     outcomes = []
+    repair(store, catalog)  # a culling or registration a crash interrupted, first
     for decision in plan(catalog, store):
         if not decision.cull:
             continue
-        again = decide(catalog.get_bundle(decision.bundle_id), store.retained_until)
-        if not again.cull:
-            outcomes.append(Outcome(decision.bundle_id, False, f"no longer cullable: {again.why}"))
+        with edit_lock(store.root):  # against a registration made meanwhile
+            again = decide(catalog.get_bundle(decision.bundle_id), store.retained_until)
+            begun = catalog.begin_delete(decision.bundle_id, by, now, again.why) if again.cull else None
+        if begun is None:
+            why = again.why if not again.cull else "registered or culled meanwhile"
+            outcomes.append(Outcome(decision.bundle_id, False, f"no longer cullable: {why}"))
             continue
-        catalog.audit(by, "bundle.deleting", decision.bundle_id, {"why": again.why})
         try:
-            store.delete(decision.bundle_id)  # a crash after this leaves the trail's "deleting" entry
+            store.delete(decision.bundle_id)
         except StoreError as exc:
             log.error("bundle %s not deleted: %s", decision.bundle_id, exc)
-            catalog.audit(by, "bundle.delete_failed", decision.bundle_id, {"error": str(exc)})
+            catalog.undo_delete(decision.bundle_id, by, str(exc))
             outcomes.append(Outcome(decision.bundle_id, False, str(exc)))
             continue
-        catalog.mark_deleted(decision.bundle_id, by, now, again.why)
+        catalog.finish_delete(decision.bundle_id, by, again.why)
         log.info("bundle %s culled: %s", decision.bundle_id, again.why)
         outcomes.append(Outcome(decision.bundle_id, True))
     return outcomes

@@ -7,6 +7,7 @@ pipeline, the store or the catalog on its own.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from contextlib import AbstractContextManager
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from archiver import pipeline
+from archiver import pipeline, recovery
 from archiver.bundle import manifest as manifest_io
 from archiver.catalog import Catalog, catalog_url_for
-from archiver.errors import BadInputError
-from archiver.lock import store_lock
+from archiver.errors import BadInputError, VerificationError
+from archiver.lock import edit_lock, store_lock
 from archiver.models import POST_CLASSES, PostRequest, RunRequest, iso, utcnow
 from archiver.register import Register, load_register
 from archiver.register.rules import page_for_post
@@ -111,24 +112,43 @@ class Services:
         return pipeline.sync(self.store, self.catalog)
 
     def register_bundle(self, bundle_id: str, dnr: str, by: str) -> dict:
-        """Record a diarienummer in the catalog (with who and when, in the audit trail) and the manifest.
+        """Record a diarienummer in the manifest and the catalog (with who and when, in the audit trail).
 
-        The manifest is replaced atomically and its new hash recorded; the PDF is never rewritten.
+        In an order a crash at any point can be repaired from (archiver/recovery.py): the trail announces it
+        with the SHA-256 the new manifest will have; the manifest is replaced atomically (the commit point;
+        the PDF is never rewritten); one catalog transaction adds the registration and that hash. A
+        diarienummer the bundle already has changes nothing, so the same command again after a crash is safe.
         """
         check_bundle_id(bundle_id)
         dnr, by = dnr.strip(), by.strip()
         if not dnr or not by:
             raise BadInputError("the diarienummer and who registers it must not be empty")
-        catalog = self.catalog
-        catalog.get_bundle(bundle_id)
-        entry = catalog.add_registration(bundle_id, dnr, by, utcnow())
-        manifest_path = self.store.path(bundle_id, manifest_io.MANIFEST_NAME)
-        manifest = manifest_io.load(manifest_path)
-        manifest.setdefault("registrations", []).append(
-            {"dnr": entry["dnr"], "registered_by": entry["registered_by"],
-             "registered_at": iso(entry["registered_at"])})
-        self.store.replace_manifest(bundle_id, manifest_io.dump(manifest))
-        catalog.set_manifest_sha256(bundle_id, manifest_io.sha256_file(manifest_path))
+        catalog, store = self.catalog, self.store
+        with edit_lock(store.root):
+            recovery.finish_interrupted(store, catalog, bundle_id)
+            row = catalog.get_bundle(bundle_id)
+            for earlier in row["registrations"]:
+                if earlier["dnr"] == dnr:
+                    log.info("bundle %s was already registered as %s", bundle_id, dnr)
+                    return {key: earlier[key] for key in ("dnr", "registered_by", "registered_at")} | {
+                        "already": True}
+            manifest_path = store.path(bundle_id, manifest_io.MANIFEST_NAME)
+            current = manifest_io.sha256_file(manifest_path)
+            if current != row["manifest_sha256"]:
+                raise VerificationError(
+                    f"bundle {bundle_id} is not registered: its stored manifest {manifest_path} is not the one the "
+                    f"catalog recorded (SHA-256 {current}, catalog {row['manifest_sha256']}); "
+                    f"`archiver bundles verify {bundle_id}` says more")
+            manifest = manifest_io.load(manifest_path)
+            at = utcnow()
+            manifest.setdefault("registrations", []).append(
+                {"dnr": dnr, "registered_by": by, "registered_at": iso(at)})
+            data = manifest_io.dump(manifest)
+            new_sha = hashlib.sha256(data).hexdigest()
+            catalog.audit(by, recovery.REGISTERING, bundle_id,
+                          {"dnr": dnr, "at": at.isoformat(), "manifest_sha256": new_sha})
+            store.replace_manifest(bundle_id, data)
+            entry = catalog.add_registration(bundle_id, dnr, by, at, new_sha)
         log.info("bundle %s registered as %s by %s", bundle_id, dnr, by)
         return entry
 

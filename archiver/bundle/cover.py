@@ -23,6 +23,7 @@ FAILURES = {
     "http": "webbservern svarade med ett fel",
     "error": "webbläsaren kunde inte visa sidan",
     "blocked": "adressen leder till ett internt eller privat nätverk, som arkiveringen inte får nå",
+    "browser": "webbläsaren stängdes gång på gång och startades inte igen",
 }
 DISMISSED_KIND = {"consent": "Cookie-dialog", "popup": "Pop-up", "overlay": "Täckande lager", "banner": "Banner",
                   "leftover": "Kvar efter dialog"}

@@ -75,3 +75,24 @@ def dump(manifest: dict) -> bytes:
 
 def load(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_checked(path: Path) -> dict:
+    """A stored manifest, or ValueError saying in words what is wrong with it (empty, cut short, not UTF-8,
+    not JSON, not a bundle's manifest), for a person looking at a damaged bundle rather than a traceback."""
+    data = Path(path).read_bytes()
+    if not data.strip():
+        raise ValueError("the manifest is empty")
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the manifest is not UTF-8 text (byte {exc.start}): garbage, not a manifest") from exc
+    except json.JSONDecodeError as exc:
+        cut = "" if exc.doc.rstrip().endswith("}") else " - it ends in the middle, cut short"
+        raise ValueError(f"the manifest is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                         f"{cut}") from exc
+    missing = [key for key in ("bundle_id", "pdf", "pages") if not isinstance(manifest, dict) or key not in manifest]
+    if missing or not isinstance(manifest["pdf"], dict) or "file" not in manifest["pdf"]:
+        raise ValueError("the file is JSON but not a bundle's manifest (it lacks "
+                         f"{', '.join(missing) or 'pdf.file'})")
+    return manifest

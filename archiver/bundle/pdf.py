@@ -61,6 +61,14 @@ class _Document(FPDF):
         self.add_font("Body", "", str(font))
         self.set_font("Body", size=10)
 
+    def close_fonts(self) -> None:
+        """fontTools keeps the font file open; closed here, the garbage collector never closes it later in
+        the middle of pikepdf's PDF/A validation, which reports that ResourceWarning as a content error and
+        fails the whole bundle."""
+        for font in self.fonts.values():
+            if hasattr(font, "close"):
+                font.close()
+
 
 def _size_pt(tile) -> tuple[float, float]:
     return tile.width * PT_PER_PX, tile.height * PT_PER_PX
@@ -162,6 +170,7 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
     measuring = _Document(font)
     draw_cover(measuring, run, captures, None)
     cover_pages = measuring.page
+    measuring.close_fonts()
     first_pages, page = {}, cover_pages + 1
     for capture in ok:
         first_pages[capture.key] = page
@@ -177,7 +186,9 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
         for tile, words in zip(capture.tiles, _words_by_tile(capture)):
             _label_page(doc, capture, tile, doc.page + 1, total)
             _text_layer(doc, tile, words)
-    pdf = pikepdf.open(io.BytesIO(bytes(doc.output())))
+    data = bytes(doc.output())
+    doc.close_fonts()
+    pdf = pikepdf.open(io.BytesIO(data))
     # fpdf2's viewer preference and its own dates would contradict the XMP written below.
     for key in ("/OpenAction", "/PageLayout", "/PageMode"):
         if key in pdf.Root:

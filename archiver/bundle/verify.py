@@ -53,9 +53,14 @@ def verify_bundle(folder: Path, catalog_row: dict | None = None, *,
     result = VerifyResult(None)
     manifest_path = folder / manifest_io.MANIFEST_NAME
     try:
-        manifest = manifest_io.load(manifest_path)
+        manifest = manifest_io.load_checked(manifest_path)
     except (OSError, ValueError) as exc:
+        result.bundle_id = catalog_row["id"] if catalog_row is not None else None
         result.add("manifest readable", False, f"{manifest_path}: {exc}")
+        if catalog_row is not None and manifest_path.is_file():
+            manifest_sha = manifest_io.sha256_file(manifest_path)
+            result.add("manifest SHA-256 matches catalog", manifest_sha == catalog_row["manifest_sha256"],
+                       f"computed {manifest_sha}, catalog says {catalog_row['manifest_sha256']}")
         return result
     result.bundle_id = manifest.get("bundle_id")
     result.add("manifest readable", True, str(manifest_path))

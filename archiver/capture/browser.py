@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,21 +111,112 @@ def find_browser(
     )
 
 
+async def _launch(playwright, choice: BrowserChoice, headless: bool = True):
+    log.info("starting browser (%s%s)", choice.source, f": {choice.executable}" if choice.executable else "")
+    return await playwright.chromium.launch(executable_path=choice.executable, args=list(CHROMIUM_ARGS),
+                                            headless=headless)
+
+
 @asynccontextmanager
 async def launch_browser(choice: BrowserChoice, headless: bool = True) -> AsyncIterator:
-    """One headless browser for a whole run; contexts isolate the pages from each other.
+    """One headless browser; contexts isolate the pages from each other. A run uses `keep_browser`.
 
     `headless=False` shows a window, for a person signing in (`archiver login`).
     """
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        log.info("starting browser (%s%s)", choice.source,
-                 f": {choice.executable}" if choice.executable else "")
-        browser = await p.chromium.launch(
-            executable_path=choice.executable, args=list(CHROMIUM_ARGS), headless=headless
-        )
+        browser = await _launch(p, choice, headless)
         try:
             yield browser
         finally:
             await browser.close()
+
+
+# Restarts of a dead browser per run. A browser dies rarely (killed by the OOM killer or a person, a crash),
+# so three cover a bad run; one that dies on every page ends the run's captures after three.
+MAX_RESTARTS = 3
+
+
+class BrowserKeeper:
+    """The run's one browser, started again when it has died (`is_connected()` false: its processes were
+    killed, it crashed), at most `max_restarts` times per run.
+
+    `launch` starts a browser (an awaitable factory), so this is tested without one. Once the restarts are
+    used up `get` hands back the dead browser and `exhausted` says why: captures on it fail at once.
+    """
+
+    def __init__(self, launch: Callable[[], Awaitable] | None, max_restarts: int = MAX_RESTARTS):
+        self._launch = launch
+        self.max_restarts = max_restarts if launch is not None else 0
+        self.restarts = 0
+        self.exhausted: str | None = None
+        self._browser = None
+        self._lock = asyncio.Lock()  # pages in flight that all saw it die restart it once
+
+    @classmethod
+    def fixed(cls, browser) -> BrowserKeeper:
+        """A browser the caller started and owns (tests, scripts): used as it is, never restarted."""
+        keeper = cls(None)
+        keeper._browser = browser
+        return keeper
+
+    @property
+    def version(self) -> str:
+        return self._browser.version if self._browser is not None else ""
+
+    async def get(self):
+        """The live browser, started (again) if need be; the dead one once `exhausted`."""
+        async with self._lock:
+            dead = self._browser
+            if dead is not None and (dead.is_connected() or self.exhausted):
+                return dead
+            if dead is not None:
+                if self.restarts >= self.max_restarts:
+                    stops = self.restarts + 1
+                    self.exhausted = (f"the browser stopped {'once' if stops == 1 else f'{stops} times'} in this run "
+                                      f"and is not started again (at most {self.max_restarts} restarts per run)")
+                    log.error("%s", self.exhausted)
+                    return dead
+                self.restarts += 1
+                log.warning("the browser stopped; starting it again (restart %d of at most %d in this run)",
+                            self.restarts, self.max_restarts)
+                await _close_quietly(dead)
+            from playwright.async_api import Error as PlaywrightError
+
+            try:
+                self._browser = await self._launch()
+            except PlaywrightError as exc:
+                if dead is None:
+                    raise  # the first start: no browser at all is the caller's error, before any page
+                self.exhausted = f"the browser stopped and could not be started again: {exc}"
+                log.error("%s", self.exhausted)
+            return self._browser
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            await _close_quietly(self._browser)
+
+
+async def _close_quietly(browser) -> None:
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        await browser.close()
+    except PlaywrightError as exc:  # a browser already dead may refuse
+        log.debug("closing the browser: %s", exc)
+
+
+@asynccontextmanager
+async def keep_browser(choice: BrowserChoice, max_restarts: int = MAX_RESTARTS) -> AsyncIterator[BrowserKeeper]:
+    """A run's browser (headless), started now, so a browser that cannot start fails before any page, and
+    started again when it dies (`BrowserKeeper`)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        keeper = BrowserKeeper(lambda: _launch(p, choice), max_restarts)
+        try:
+            await keeper.get()
+            yield keeper
+        finally:
+            await keeper.close()

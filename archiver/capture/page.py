@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archiver.capture import post as post_steps
 from archiver.capture import screenshot, steps
+from archiver.capture.browser import BrowserKeeper
 from archiver.capture.consent import Autoconsent
 from archiver.capture.inpage import script
 from archiver.capture.netguard import NetGuard
@@ -291,16 +292,19 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
 
     A failure `worth_retrying` is tried again, up to `settings.attempts` tries, after a backoff that is
     slept outside the concurrency gate so the other pages keep every slot meanwhile. `only_keys`
-    limits the captures to those keys ("id" or "id.mobile").
+    limits the captures to those keys ("id" or "id.mobile"). `browser` is a `BrowserKeeper`, which starts
+    the browser again when it dies (`capture_on_live_browser`), or one browser, used as it is.
     """
+    keeper = browser if isinstance(browser, BrowserKeeper) else BrowserKeeper.fixed(browser)
     gate = asyncio.Semaphore(settings.concurrency)
-    user_agents = await visitor_user_agents(browser)
+    user_agents = await visitor_user_agents(await keeper.get())
 
     async def one(page, variant):
         earlier: list[str] = []
         for attempt in range(1, max(1, settings.attempts) + 1):
             async with gate:
-                result = await capture_page(browser, page, settings, user_agents, variant)
+                result = await capture_on_live_browser(
+                    keeper, lambda live: capture_page(live, page, settings, user_agents, variant), earlier)
             result.attempts = attempt
             if attempt == settings.attempts or not worth_retrying(result):
                 break
@@ -318,3 +322,28 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
     order = {job_key: index for index, job_key in enumerate(
         (p.id, v) for p, v in capture_jobs(pages))}
     return sorted(captures, key=lambda c: order[(c.page_id, c.variant)])
+
+
+async def capture_on_live_browser(keeper: BrowserKeeper, capture: Callable[[object], Awaitable[PageCapture]],
+                                  notes: list[str]) -> PageCapture:
+    """`capture(browser)`, made anew on a restarted browser for as long as the browser died under it.
+
+    A browser that dies (its processes killed, a crash) fails every page in flight, through no fault of
+    theirs, so the capture is made again at once, without a backoff (the new browser is ready) and without
+    counting as one of the page's attempts; the keeper's bound on restarts per run ends the loop, and then
+    the page fails as `browser`. Each restart is noted (`notes`, which become the page's warnings).
+    """
+    browser = await keeper.get()
+    while True:
+        result = await capture(browser)
+        if result.ok or browser.is_connected():
+            return result
+        browser = await keeper.get()  # started again, unless the restarts are used up
+        if keeper.exhausted:
+            result.failure = "browser"
+            result.error = f"{keeper.exhausted}; the capture failed with: {result.error}"
+            return result
+        notes.append(f"the browser stopped during this capture ({result.error}); it was started again and the "
+                     "page captured anew")
+        log.warning("%s (%s): the browser stopped during the capture; capturing it again on a new browser",
+                    result.page_id, result.variant)

@@ -16,14 +16,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
+    exists,
     insert,
     inspect,
     select,
     update,
 )
 
+from archiver.catalog.engine import make_engine, translated, writing
 from archiver.errors import BadInputError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -140,13 +140,14 @@ def _parse(ts: str | None) -> datetime | None:
 
 class Catalog:
     def __init__(self, url: str):
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        self.engine, self.where, self.busy_timeout_s = make_engine(url)
+        with translated(self.where, self.busy_timeout_s):
+            metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
+
+    def _write(self):
+        """One transaction; a locked or full database is a CatalogError naming the catalog."""
+        return writing(self.engine, self.where, self.busy_timeout_s)
 
     def record_bundle(self, manifest: dict, kind: str, store: str, location: str,
                       manifest_sha256: str) -> None:
@@ -154,7 +155,7 @@ class Catalog:
         pages = manifest["pages"]
         ok = sum(p["status"] == "ok" for p in pages)
         status = "complete" if ok == len(pages) else "failed" if ok == 0 else "partial"
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(insert(runs).values(
                 id=manifest["bundle_id"], organisation=manifest["organisation"], reason=manifest["reason"],
                 kind=kind, requested_by=manifest["requested_by"], started_at=_parse(manifest["run_start"]),
@@ -221,13 +222,15 @@ class Catalog:
         except NotFoundError:
             return None
 
-    def add_registration(self, bundle_id: str, dnr: str, by: str, at: datetime) -> dict:
+    def add_registration(self, bundle_id: str, dnr: str, by: str, at: datetime, manifest_sha256: str,
+                         detail: dict | None = None) -> dict:
+        """The registration, the stored manifest's new SHA-256 and the trail's entry, in one transaction."""
         self.get_bundle(bundle_id)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(insert(registrations).values(bundle_id=bundle_id, dnr=dnr, registered_by=by,
                                                       registered_at=at))
-            conn.execute(insert(audit).values(at=at, actor=by, action="bundle.registered", bundle_id=bundle_id,
-                                              detail=json.dumps({"dnr": dnr}, ensure_ascii=False)))
+            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(manifest_sha256=manifest_sha256))
+            _append(conn, by, "bundle.registered", bundle_id, {"dnr": dnr, **(detail or {})})
         return {"dnr": dnr, "registered_by": by, "registered_at": at}
 
     def mark_post(self, bundle_id: str, state: str, by: str, at: datetime) -> dict:
@@ -244,27 +247,54 @@ class Catalog:
         if post[f"{column}_at"] is not None:
             raise BadInputError(f"bundle {bundle_id} was already marked {state} on "
                                 f"{post[f'{column}_at']:%Y-%m-%d} by {post[f'{column}_by']}")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(update(posts).where(posts.c.bundle_id == bundle_id)
                          .values({f"{column}_at": at, f"{column}_by": by}))
             conn.execute(insert(audit).values(at=at, actor=by, action=f"post.{state}", bundle_id=bundle_id))
         return {"bundle_id": bundle_id, "state": state, "by": by, "at": at}
 
-    def mark_deleted(self, bundle_id: str, by: str, at: datetime, why: str) -> None:
-        """The bundle was culled from the store: its rows stay (with when and by whom), the trail says why."""
-        with self.engine.begin() as conn:
-            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(deleted_at=at, deleted_by=by))
-            conn.execute(insert(audit).values(at=at, actor=by, action="bundle.deleted", bundle_id=bundle_id,
-                                              detail=json.dumps({"why": why}, ensure_ascii=False)))
+    def begin_delete(self, bundle_id: str, by: str, at: datetime, why: str) -> int | None:
+        """Culling's first step: in one transaction the bundle leaves the catalog's lists (its rows stay, with
+        when and by whom) and the trail records `bundle.deleting`, whose id is returned. The store's copy is
+        removed after this, so a crash between leaves nothing listed that is gone. None, changing nothing,
+        when the bundle was registered or culled meanwhile."""
+        with self._write() as conn:
+            marked = conn.execute(update(bundles).where(
+                bundles.c.id == bundle_id, bundles.c.deleted_at.is_(None),
+                ~exists().where(registrations.c.bundle_id == bundle_id)).values(deleted_at=at, deleted_by=by))
+            if marked.rowcount != 1:
+                return None
+            return _append(conn, by, "bundle.deleting", bundle_id, {"why": why}, at)
+
+    def finish_delete(self, bundle_id: str, by: str, why: str, detail: dict | None = None) -> None:
+        """Culling's last step: the store's copy is gone (`bundle.deleted` in the trail)."""
+        self.audit(by, "bundle.deleted", bundle_id, {"why": why, **(detail or {})})
+
+    def undo_delete(self, bundle_id: str, by: str, error: str) -> None:
+        """The store refused to delete: the bundle is listed again as before, and the trail says why."""
+        with self._write() as conn:
+            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(deleted_at=None, deleted_by=None))
+            _append(conn, by, "bundle.delete_failed", bundle_id, {"error": error})
 
     def audit(self, actor: str, action: str, bundle_id: str | None = None, detail: dict | None = None,
-              at: datetime | None = None) -> None:
-        """Append one entry to the audit trail."""
-        with self.engine.begin() as conn:
-            conn.execute(insert(audit).values(at=at or datetime.now(UTC), actor=actor, action=action,
-                                              bundle_id=bundle_id,
-                                              detail=json.dumps(detail, ensure_ascii=False, default=str)
-                                              if detail is not None else None))
+              at: datetime | None = None) -> int:
+        """Append one entry to the audit trail; its id."""
+        with self._write() as conn:
+            return _append(conn, actor, action, bundle_id, detail, at)
+
+    def open_intents(self, action: str, closers: tuple[str, ...]) -> list[dict]:
+        """Trail entries of `action` that announce a change made in two places (`bundle.registering`,
+        `bundle.deleting`) and that no later entry for the same bundle in `closers` ends: what a crash left
+        half-done. Oldest first."""
+        later = audit.alias("later")
+        query = (select(audit).where(audit.c.action == action, ~exists().where(
+            later.c.bundle_id == audit.c.bundle_id, later.c.id > audit.c.id, later.c.action.in_(closers)))
+            .order_by(audit.c.id))
+        with self.engine.connect() as conn:
+            rows = [_utc_row(dict(r._mapping)) for r in conn.execute(query)]
+        for row in rows:
+            row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        return rows
 
     def audit_log(self, bundle_id: str | None = None, limit: int | None = None) -> list[dict]:
         """The audit trail, newest first; only one bundle's entries when `bundle_id` is given."""
@@ -308,10 +338,6 @@ class Catalog:
         with self.engine.connect() as conn:
             return {row.page_id: (row.capture_end - row.capture_start).total_seconds() for row in conn.execute(query)}
 
-    def set_manifest_sha256(self, bundle_id: str, digest: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(manifest_sha256=digest))
-
     @staticmethod
     def _registrations(conn, bundle_id: str) -> list[dict]:
         rows = conn.execute(select(registrations).where(registrations.c.bundle_id == bundle_id)
@@ -331,12 +357,14 @@ def _add_missing_columns(engine) -> None:
             log.info("catalog: added column %s.%s", table, column)
 
 
+def _append(conn, actor: str, action: str, bundle_id: str | None, detail: dict | None,
+            at: datetime | None = None) -> int:
+    """One audit entry inside the caller's transaction; its id."""
+    result = conn.execute(insert(audit).values(
+        at=at or datetime.now(UTC), actor=actor, action=action, bundle_id=bundle_id,
+        detail=json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None))
+    return result.inserted_primary_key[0]
+
+
 def _utc_row(row: dict) -> dict:
     return {k: _utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()

@@ -66,41 +66,81 @@ def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
     for name in names:
         click.echo(services.store.fetch(bundle_id, name, out / name))
     services.catalog.audit(getpass.getuser(), "bundle.downloaded", bundle_id, {"files": names, "to": str(out)})
+    damaged = _damaged(row, out)
+    for problem in damaged:
+        click.echo(f"DAMAGED: {problem}", err=True)
+    if damaged:
+        raise VerificationError(f"bundle {bundle_id}: copied as stored, but {len(damaged)} file(s) are not what "
+                                f"was catalogued; `archiver bundles verify {bundle_id}` says more")
+
+
+def _damaged(row: dict, out: Path) -> list[str]:
+    """The copies whose SHA-256 is not the catalog's, each with what is wrong in words."""
+    problems = []
+    for name, expected in ((row["pdf_name"], row["pdf_sha256"]), (manifest_io.MANIFEST_NAME, row["manifest_sha256"])):
+        digest = manifest_io.sha256_file(out / name)
+        if digest == expected:
+            continue
+        why = ""
+        if name == manifest_io.MANIFEST_NAME:
+            try:
+                manifest_io.load_checked(out / name)
+            except ValueError as exc:
+                why = f" ({exc})"
+        problems.append(f"{name} has SHA-256 {digest}, the catalog recorded {expected}{why}")
+    return problems
 
 
 @bundles.command("verify")
-@click.argument("target")
+@click.argument("target", required=False)
+@click.option("--all", "every", is_flag=True, help="Verify every bundle the catalog lists instead of one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @pass_services
-def verify(services: Services, target: str, as_json: bool) -> None:
-    """Recompute every hash and validate the PDF/A; TARGET is a bundle id or a bundle folder/PDF."""
+def verify(services: Services, target: str | None, every: bool, as_json: bool) -> None:
+    """Recompute every hash and validate the PDF/A; TARGET is a bundle id or a bundle folder/PDF (or --all)."""
+    if every == (target is not None):
+        raise BadInputError("give one bundle id or path, or --all for every bundle in the catalog")
+    if every:
+        results = [(services.verify(row["id"]), row["id"]) for row in services.catalog.list_bundles()]
+    else:
+        results = [_verify_one(services, target)]
+    for result, catalogued in results:
+        if catalogued is not None:
+            services.catalog.audit(getpass.getuser(), "bundle.verified", catalogued, {"ok": result.ok})
+    if as_json:
+        echo_json([r.as_dict() for r, _ in results] if every else results[0][0].as_dict())
+    else:
+        for result, _ in results:
+            for check in result.checks:
+                click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}" + ("" if check.ok else f": {check.detail}"))
+            click.echo(f"bundle {result.bundle_id}: {'VERIFIED' if result.ok else 'NOT VERIFIED'}")
+        if every and not results:
+            click.echo("no bundles yet")
+    failed = [result.bundle_id or target for result, _ in results if not result.ok]
+    if failed:
+        raise VerificationError(f"bundle(s) {', '.join(failed)} failed verification")
+
+
+def _verify_one(services: Services, target: str):
     path = Path(target)
     if BUNDLE_ID.match(target) and not path.exists():
-        result, catalogued = services.verify(target), target
-    elif path.exists():
-        folder = path if path.is_dir() else path.parent
-        manifest_path = folder / manifest_io.MANIFEST_NAME
-        if not manifest_path.is_file():
-            raise BadInputError(f"{folder}: no {manifest_io.MANIFEST_NAME} here; is this a bundle folder?")
-        catalog_row = None
-        bundle_id = manifest_io.load(manifest_path).get("bundle_id", "")
-        if BUNDLE_ID.match(str(bundle_id)) and services.registry_path.exists():
-            catalog_row = services.catalog.find_bundle(bundle_id)
-        stamp = services.register.bundle.timestamp if services.registry_path.exists() else None
-        result = verify_bundle(folder, catalog_row, timestamp_ca=stamp.ca_file if stamp else None)
-        catalogued = catalog_row["id"] if catalog_row is not None else None
-    else:
+        return services.verify(target), target
+    if not path.exists():
         raise NotFoundError(f"{target!r} is neither a bundle id nor a path")
-    if catalogued is not None:
-        services.catalog.audit(getpass.getuser(), "bundle.verified", catalogued, {"ok": result.ok})
-    if as_json:
-        echo_json(result.as_dict())
-    else:
-        for check in result.checks:
-            click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}" + ("" if check.ok else f": {check.detail}"))
-        click.echo(f"bundle {result.bundle_id}: {'VERIFIED' if result.ok else 'NOT VERIFIED'}")
-    if not result.ok:
-        raise VerificationError(f"bundle {result.bundle_id or target} failed verification")
+    folder = path if path.is_dir() else path.parent
+    manifest_path = folder / manifest_io.MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise BadInputError(f"{folder}: no {manifest_io.MANIFEST_NAME} here; is this a bundle folder?")
+    catalog_row = None
+    try:
+        bundle_id = manifest_io.load_checked(manifest_path)["bundle_id"]
+    except ValueError:
+        bundle_id = ""  # verify_bundle says what is wrong with it
+    if BUNDLE_ID.match(str(bundle_id)) and services.registry_path.exists():
+        catalog_row = services.catalog.find_bundle(bundle_id)
+    stamp = services.register.bundle.timestamp if services.registry_path.exists() else None
+    result = verify_bundle(folder, catalog_row, timestamp_ca=stamp.ca_file if stamp else None)
+    return result, catalog_row["id"] if catalog_row is not None else None
 
 
 @bundles.command("export")
@@ -157,5 +197,8 @@ def register_bundle(services: Services, bundle_id: str, dnr: str, by: str, as_js
     entry = services.register_bundle(bundle_id, dnr, by)
     if as_json:
         echo_json({"bundle_id": bundle_id, **entry})
+    elif entry.get("already"):
+        click.echo(f"{bundle_id} was already registered as {entry['dnr']} by {entry['registered_by']} on "
+                   f"{entry['registered_at']:%Y-%m-%d %H:%M} UTC; nothing changed")
     else:
         click.echo(f"{bundle_id} registered as {entry['dnr']} by {entry['registered_by']}")

@@ -76,6 +76,7 @@ def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[st
 def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str, by: str,
                 as_json: bool) -> int:
     if if_due:
+        services.sync()  # a run a crash left stored but uncatalogued counts before deciding (the run syncs too)
         status = services.due()
         if not status.due:
             if as_json:
@@ -133,25 +134,33 @@ def snapshot(ctx: click.Context, services: Services, page_id: str, reason: str, 
 @pass_services
 @click.pass_context
 def sync(ctx: click.Context, services: Services, as_json: bool) -> None:
-    """Upload bundles waiting in the S3 spool, and catalogue bundles an interrupted run left uncatalogued.
+    """Bring the store and catalog level without a capture: finish registrations and cullings a crash
+    interrupted, catalogue bundles an interrupted run left uncatalogued, upload bundles waiting in the S3 spool.
 
     Every run does this first; `sync` does it alone, e.g. right after an S3 outage. Exit 1 while some
-    bundle still cannot be uploaded.
+    bundle still cannot be uploaded, catalogued or repaired.
     """
     with services.lock():
         done = services.sync()
+    repaired, unreadable = done.get("repaired", []), done.get("unreadable", {})
+    unresolved = [r for r in repaired if r["outcome"] == "unresolved"]
     if as_json:
         echo_json(done)
     else:
+        for repair in repaired:
+            click.echo(f"{'repaired' if repair['outcome'] != 'unresolved' else 'NOT repaired'} {repair['bundle_id']}"
+                       f" ({repair['action']} {repair['outcome']}): {repair['detail']}")
         for bundle_id in done["catalogued"]:
             click.echo(f"catalogued {bundle_id} (stored by an interrupted run)")
+        for bundle_id, problem in unreadable.items():
+            click.echo(f"NOT catalogued {bundle_id}: stored, but its manifest is unreadable: {problem}")
         for bundle_id in done["uploaded"]:
             click.echo(f"uploaded {bundle_id}")
         for bundle_id, error in done["pending"].items():
             click.echo(f"still pending {bundle_id}: {error}")
         if not any(done.values()):
             click.echo("nothing to do: every bundle is stored and catalogued")
-    ctx.exit(1 if done["pending"] else 0)
+    ctx.exit(1 if done["pending"] or unreadable or unresolved else 0)
 
 
 @click.command()

@@ -127,10 +127,11 @@ class LocalStore:
         False when it was not there (already culled). Only `retention --apply` calls this.
         """
         final = self._final(bundle_id)
+        doomed = final.with_name(f"{DELETING_PREFIX}{bundle_id}")
         shutil.rmtree(self.cache_dir(bundle_id), ignore_errors=True)
         if not final.is_dir():
+            shutil.rmtree(doomed, ignore_errors=True)  # what an interrupted culling left out of sight
             return False
-        doomed = final.with_name(f"{DELETING_PREFIX}{bundle_id}")
         try:
             os.rename(final, doomed)
         except OSError as exc:

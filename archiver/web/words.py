@@ -27,6 +27,7 @@ ACTION_NAMES = {
     "user.disabled": "Användare inaktiverad", "post.captured": "Inlägg sparat",
     "bundle.exported": "Exporterat till e-arkivet", "bundle.deleting": "Gallras",
     "bundle.delete_failed": "Gallring misslyckades", "bundle.deleted": "Gallrat",
+    "bundle.registering": "Diarienummer registreras", "bundle.register_abandoned": "Registrering avbröts",
     "post.requested": "Inlägg begärt", "post.failed": "Inlägg misslyckades",
     "post.done": "Åtgärden markerad som utförd", "post.released": "Beviset frigjort",
 }

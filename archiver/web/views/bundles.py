@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Blueprint, g, redirect, render_template, request, send_file, url_for
 
 from archiver.bundle import manifest as manifest_io
-from archiver.errors import ArchiverError, BadInputError
+from archiver.errors import ArchiverError
 from archiver.web import thumbs
 from archiver.web.shared import MAX_DNR, audit, bundle_row, current_services
 from archiver.web.words import LOCAL_TZ, NOTICES, reason_text
@@ -153,7 +153,7 @@ def register(bundle_id: str):
         return bundle_page(row["id"], f"Diarienumret får vara högst {MAX_DNR} tecken.", 400, dnr)
     try:
         current_services().register_bundle(row["id"], dnr, g.session.user.name)
-    except BadInputError as exc:
+    except ArchiverError as exc:  # bad input, a damaged manifest, a locked catalog: said on the page
         log.warning("registering %s failed: %s", row["id"], exc)
         return bundle_page(row["id"], "Diarienumret kunde inte registreras.", 400, dnr)
     return redirect(url_for("bundles.bundle", bundle_id=row["id"], klart="registrerad", _anchor="diarienummer"),
