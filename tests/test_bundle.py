@@ -213,6 +213,19 @@ def test_store_never_overwrites(tmp_path):
     assert store.path(bundle_id, "manifest.json").read_text() == "{}"
 
 
+def test_a_temporary_file_a_killed_rewrite_left_in_a_bundle_is_not_one_of_its_files(tmp_path):
+    """`register` rewrites manifest.json through a hidden temporary file; SIGKILLed mid-write, that file stays
+    in the bundle folder, and the S3 store must not upload it as part of the bundle."""
+    store = LocalStore(tmp_path)
+    bundle_id = "20261124T120000Z-abcdef"
+    staging = store.staging_dir(bundle_id)
+    (staging / "manifest.json").write_text("{}")
+    stored = store.put(bundle_id, staging)
+    (Path(stored.location) / ".manifest.json.0a1b2c3d4e5f.tmp").write_text('{"half')
+    assert store.find(bundle_id).files == ("manifest.json",)
+    assert [b.files for b in store.list()] == [("manifest.json",)]
+
+
 def test_staging_left_by_a_crash_is_swept_after_a_day(tmp_path):
     import os
     import time

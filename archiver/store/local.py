@@ -30,6 +30,12 @@ def check_bundle_id(bundle_id: str) -> str:
     return bundle_id
 
 
+def bundle_files(folder: Path) -> tuple[str, ...]:
+    """A stored bundle's files; a hidden one is the temporary file of an atomic write a crash interrupted
+    (`register` rewriting the manifest), never part of the bundle, so it is neither listed nor uploaded."""
+    return tuple(sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")))
+
+
 class LocalStore:
     name = "local"
 
@@ -62,7 +68,7 @@ class LocalStore:
             raise StoreError(f"cannot move the bundle into {final}: {exc.strerror}") from exc
         _fsync_dir(final.parent)
         log.info("stored %s", final)
-        return StoredBundle(bundle_id, str(final), tuple(sorted(p.name for p in final.iterdir())))
+        return StoredBundle(bundle_id, str(final), bundle_files(final))
 
     def sweep_stale(self, max_age_s: float = STALE_AFTER_S, now: float | None = None) -> list[Path]:
         """Remove staging folders a crashed run left behind; a day old means no run is still using them."""
@@ -86,15 +92,14 @@ class LocalStore:
         for year in sorted(self.root.glob("[0-9][0-9][0-9][0-9]")):
             for folder in sorted(year.iterdir()):
                 if folder.is_dir() and BUNDLE_ID.match(folder.name):
-                    found.append(StoredBundle(folder.name, str(folder),
-                                              tuple(sorted(p.name for p in folder.iterdir()))))
+                    found.append(StoredBundle(folder.name, str(folder), bundle_files(folder)))
         return found
 
     def find(self, bundle_id: str) -> StoredBundle | None:
         final = self._final(bundle_id)
         if not final.is_dir():
             return None
-        return StoredBundle(bundle_id, str(final), tuple(sorted(p.name for p in final.iterdir())))
+        return StoredBundle(bundle_id, str(final), bundle_files(final))
 
     def path(self, bundle_id: str, name: str) -> Path:
         stored = self.find(bundle_id)
