@@ -14,25 +14,27 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archiver import pipeline, recovery
-from archiver.bundle import manifest as manifest_io
-from archiver.catalog import Catalog, catalog_url_for
 from archiver.errors import BadInputError, VerificationError
 from archiver.lock import edit_lock, store_lock
 from archiver.models import POST_CLASSES, PostRequest, RunRequest, iso, utcnow
-from archiver.register import Register, load_register
-from archiver.register.rules import page_for_post
 from archiver.schedule import DueStatus, due_status
-from archiver.store import LocalStore, S3Store
-from archiver.store.local import check_bundle_id
+from archiver.store.local import LocalStore, check_bundle_id
+
+if TYPE_CHECKING:  # the pipeline (Chromium's driver, the PDF libraries), the catalog (SQLAlchemy) and S3
+    # (boto3) are imported when first used, so `archiver pages check` starts in a fraction of a second
+    from archiver.catalog import Catalog
+    from archiver.pipeline import RunResult
+    from archiver.register import Register
+    from archiver.store import S3Store
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunOutcome:
-    result: pipeline.RunResult
+    result: RunResult
     notified: dict | None  # the e-mail outcome, None when the register configures no mail
 
 
@@ -44,6 +46,8 @@ class Services:
 
     @cached_property
     def register(self) -> Register:
+        from archiver.register import load_register
+
         return load_register(self.registry_path)
 
     @cached_property
@@ -51,10 +55,16 @@ class Services:
         """The local store, or S3 with the local store as its spool when the register has storage.s3."""
         local = LocalStore(Path(self.register.storage.local))
         s3 = self.register.storage.s3
-        return S3Store(s3, local) if s3 is not None else local
+        if s3 is None:
+            return local
+        from archiver.store.s3 import S3Store
+
+        return S3Store(s3, local)
 
     @cached_property
     def catalog(self) -> Catalog:
+        from archiver.catalog import Catalog, catalog_url_for
+
         return Catalog(os.environ.get("ARCHIVER_CATALOG_URL") or catalog_url_for(self.store.root))
 
     def lock(self) -> AbstractContextManager[Path]:
@@ -70,6 +80,7 @@ class Services:
 
     def run(self, request: RunRequest, on_page=None) -> RunOutcome:
         """One run through the pipeline, then the e-mail. The caller holds `lock()`."""
+        from archiver import pipeline
         from archiver.capture import find_browser
         from archiver.capture.session import sessions_dir
         from archiver.notify import notify_run
@@ -87,9 +98,11 @@ class Services:
         The URL is checked against the register first (BadInputError, exit 2, before any browser starts);
         a diarienummer given with it is recorded at once, like `register`.
         """
+        from archiver import pipeline
         from archiver.capture import find_browser
         from archiver.capture.session import sessions_dir
         from archiver.notify import notify_run
+        from archiver.register.rules import page_for_post
 
         if request.post_class not in POST_CLASSES:
             raise BadInputError(f"class must be one of {', '.join(POST_CLASSES)} (got {request.post_class!r})")
@@ -109,6 +122,8 @@ class Services:
     def sync(self) -> dict:
         """Bring the store and catalog level without a capture: catalogue bundles stored but not catalogued,
         then upload what waits in the S3 spool. The caller holds `lock()`."""
+        from archiver import pipeline
+
         return pipeline.sync(self.store, self.catalog)
 
     def register_bundle(self, bundle_id: str, dnr: str, by: str) -> dict:
@@ -119,6 +134,9 @@ class Services:
         the PDF is never rewritten); one catalog transaction adds the registration and that hash. A
         diarienummer the bundle already has changes nothing, so the same command again after a crash is safe.
         """
+        from archiver import recovery
+        from archiver.bundle import manifest as manifest_io
+
         check_bundle_id(bundle_id)
         dnr, by = dnr.strip(), by.strip()
         if not dnr or not by:

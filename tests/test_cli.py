@@ -158,3 +158,22 @@ def test_run_where_every_page_fails_still_bundles_and_names_them(site, tmp_path)
     assert manifest["failures"] == [{"id": "gone", "variant": "desktop", "failure": "unavailable",
                                      "error": "HTTP 404 Not Found: the page does not exist"}]
     assert run_cli("bundles", "verify", out["bundle_id"], registry=registry).returncode == 0
+
+
+def test_every_command_is_found_and_start_up_loads_no_browser_pdf_or_database_code():
+    """`archiver pages check` from cron must start in a fraction of a second: the commands' modules, and the
+    pipeline's heavy libraries, load only when a command that needs them runs."""
+    import subprocess
+    import sys
+
+    import click
+
+    from archiver.cli import COMMANDS, cli
+    for name in COMMANDS:
+        assert isinstance(cli.get_command(click.Context(cli), name), click.Command), name
+    probe = ("import sys; from archiver.cli import main; sys.argv = ['archiver', '--version']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "heavy = [m for m in ('playwright', 'pikepdf', 'fpdf', 'sqlalchemy', 'boto3', 'pydantic') if m in sys.modules]\n"
+             "print('loaded:' + ','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "archiver, version" in out and out.rstrip().endswith("loaded:"), out

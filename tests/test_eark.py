@@ -357,3 +357,9 @@ def test_a_post_bundle_exports_as_a_post_with_its_class(tmp_path, eark_validator
     assert any("författare som visat: Götene kommun" in d for d in texts["description"])
     report = eark_validator["packages"].PackageValidator(sip).validation_report
     assert report.structure.status.name == "WELLFORMED" and report.metadata.schema_results.status.name == "VALID"
+
+
+def test_the_cli_offers_exactly_the_export_formats_there_are():
+    from archiver.cli.bundles import EXPORT_FORMATS
+
+    assert EXPORT_FORMATS == eark.FORMATS

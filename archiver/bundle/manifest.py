@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archiver import TOOL_NAME, __version__
-from archiver.bundle.pdf import RunInfo
 from archiver.models import PageCapture, iso
+
+if TYPE_CHECKING:  # the PDF libraries load only where a PDF is built
+    from archiver.bundle.pdf import RunInfo
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

@@ -1,27 +1,56 @@
-"""The `archiver` command: parses arguments, calls the pipeline, prints, and maps errors to exit codes."""
+"""The `archiver` command: parses arguments, calls the pipeline, prints, and maps errors to exit codes.
+
+Each command's module is imported only when that command runs (`LazyGroup`): `archiver pages check` must
+not pay for Chromium's driver, the PDF libraries and SQLAlchemy, which a run needs and a check does not.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from archiver import __version__
-from archiver.cli.bundles import bundles, register_bundle
 from archiver.cli.common import LOG_FORMATS, Services, configure_logging
-from archiver.cli.login import login
-from archiver.cli.pages import pages
-from archiver.cli.posts import post, retention
-from archiver.cli.run import demo, run, snapshot, sync
-from archiver.cli.scheduler import scheduler
-from archiver.cli.web import serve, users
 from archiver.errors import ArchiverError
 
 log = logging.getLogger(__name__)
 
+# Command name → "module:attribute", in the order `archiver --help` lists them.
+COMMANDS = {
+    "pages": "archiver.cli.pages:pages",
+    "run": "archiver.cli.run:run",
+    "snapshot": "archiver.cli.run:snapshot",
+    "bundles": "archiver.cli.bundles:bundles",
+    "register": "archiver.cli.bundles:register_bundle",
+    "demo": "archiver.cli.run:demo",
+    "login": "archiver.cli.login:login",
+    "scheduler": "archiver.cli.scheduler:scheduler",
+    "serve": "archiver.cli.web:serve",
+    "users": "archiver.cli.web:users",
+    "post": "archiver.cli.posts:post",
+    "retention": "archiver.cli.posts:retention",
+    "sync": "archiver.cli.run:sync",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported when asked for, not at start-up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archiver")
 @click.option("--registry", envvar="ARCHIVER_REGISTRY", default="schedules/pages.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The register of pages (or set ARCHIVER_REGISTRY).")
@@ -36,20 +65,6 @@ def cli(ctx: click.Context, registry: str, verbose: int, quiet: bool, log_format
     configure_logging(logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO, log_format)
     ctx.obj = Services(registry)
 
-
-cli.add_command(pages)
-cli.add_command(run)
-cli.add_command(snapshot)
-cli.add_command(bundles)
-cli.add_command(register_bundle)
-cli.add_command(demo)
-cli.add_command(login)
-cli.add_command(scheduler)
-cli.add_command(serve)
-cli.add_command(users)
-cli.add_command(post)
-cli.add_command(retention)
-cli.add_command(sync)
 
 
 def main(argv: list[str] | None = None) -> None:

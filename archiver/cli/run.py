@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from archiver.capture import find_browser
-from archiver.capture.page import capture_jobs
 from archiver.cli.common import Services, echo_json, pass_services
 from archiver.cli.progress import page_progress
 from archiver.errors import BadInputError
@@ -20,6 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def _report(services: Services, request: RunRequest, as_json: bool) -> int:
+    from archiver.capture import find_browser
+    from archiver.capture.page import capture_jobs
+
     selected = services.register.select(list(request.page_ids))  # unknown ids: refused before the browser
     find_browser()  # no browser: exit 2 before the progress display starts
 
