@@ -73,12 +73,15 @@ async def _post_js(page, recipe, act: str, **more):
 async def _click(page, control_id: str) -> str | None:
     """Click the marked control like a visitor; a scripted click if something covers it. None: it is gone."""
     target = page.locator(f'[data-archiver-expand="{control_id}"]').first
+    before = doc_url(page.url)
     try:
         if not await target.count():
             return None
         await target.click(timeout=CLICK_TIMEOUT_MS)
         return "clicked"
     except PlaywrightError:
+        if doc_url(page.url) != before:
+            return "clicked"  # it took the page elsewhere: a second, scripted click would navigate twice
         try:
             await target.evaluate("el => el.click()", timeout=500)
             return "scripted"

@@ -14,11 +14,23 @@
 (args) => {
   const r = args.recipe;
 
-  // Changes to the page since the first 'find', leaving out our own data-archiver-* marks.
+  // Changes to the page since the first 'find', leaving out our own data-archiver-* marks and what no reader
+  // sees: <head>, and style or script elements coming and going (a consent library's hiding styles, inserted
+  // and removed on every document it loads in, would make a dead control look alive).
+  const UNSEEN = new Set(['STYLE', 'SCRIPT', 'LINK', 'META', 'NOSCRIPT', 'TEMPLATE']);
+  const seen = (m) => {
+    if (m.type === 'attributes' && (m.attributeName || '').startsWith('data-archiver')) return false;
+    if (document.head && (m.target === document.head || document.head.contains(m.target))) return false;
+    if (m.type === 'childList') {
+      const nodes = [...m.addedNodes, ...m.removedNodes];
+      if (nodes.length && nodes.every((n) => UNSEEN.has(n.nodeName))) return false;
+    }
+    return true;
+  };
   if (!window.__archiverExpandWatch) {
     window.__archiverExpandWatch = {last: Date.now(), count: 0, seq: 0};
     new MutationObserver((records) => {
-      if (records.some((m) => !(m.type === 'attributes' && (m.attributeName || '').startsWith('data-archiver')))) {
+      if (records.some(seen)) {
         window.__archiverExpandWatch.last = Date.now();
         window.__archiverExpandWatch.count += 1;
       }
