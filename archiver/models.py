@@ -113,6 +113,7 @@ class PageCapture:
     words: list = field(default_factory=list)  # [x, y, width, height, text] in page px, for the text layer
     attempts: int = 1  # tries within the run (capture.retries); this record is the last one's
     post: dict | None = None  # a single post's capture: permalink, author and time as shown, what was expanded
+    timings: list[dict] = field(default_factory=list)  # the capture script's steps, timed (archiver.profile)
 
     @property
     def key(self) -> str:

@@ -8,26 +8,36 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archiver import TOOL_NAME, __version__, recovery
 from archiver.bundle import manifest as manifest_io
-from archiver.bundle import timestamp
-from archiver.bundle.pdf import RunInfo, build_pdf
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages
 from archiver.capture.browser import keep_browser
 from archiver.capture.page import capture_on_live_browser, capture_post, visitor_user_agents, worth_retrying
-from archiver.catalog import Catalog
 from archiver.errors import CatalogError, StoreError
 from archiver.logcontext import run_id_var
 from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id, utcnow
+from archiver.profile import CpuSampler, StepClock
 from archiver.register.schema import PageEntry, TimestampSettings
 from archiver.store import Store
 
+if TYPE_CHECKING:  # imported on the set-up thread while Chromium starts (`_set_up`), not before
+    from archiver.bundle.pdf import RunInfo
+    from archiver.catalog import Catalog
+
 log = logging.getLogger(__name__)
+
+# What the bundle step needs (the PDF libraries, SQLAlchemy, the timestamp's ASN.1), about 0.7 s of imports:
+# loaded while Chromium starts, when this process has nothing else to do.
+BUNDLE_MODULES = ("archiver.bundle.pdf", "archiver.bundle.timestamp", "archiver.catalog")
 
 
 @dataclass
@@ -39,6 +49,7 @@ class RunResult:
     captures: list[PageCapture]
     timestamp: dict | None = None  # the trusted-timestamp outcome when the register configures one
     upload: dict | None = None  # S3: {"status": "uploaded"|"pending", "location", "error"}
+    timings: list[dict] = field(default_factory=list)  # the run's steps, timed (archiver.profile)
 
     @property
     def failed(self) -> list[PageCapture]:
@@ -55,17 +66,57 @@ class RunResult:
           | ({"upload": self.upload} if self.upload is not None else {})
 
 
-async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, last_seconds,
-                       only_keys=()):
-    async with keep_browser(choice) as keeper:  # started again if it dies mid-run
-        captures = await capture_pages(keeper, pages, settings, on_done=on_page, last_seconds=last_seconds,
-                                       only_keys=only_keys)
-        return captures, keeper.version
+async def _capture_all(choice: BrowserChoice, pages, settings: CaptureSettings, on_page, set_up: Callable,
+                       only_keys=(), clock: StepClock | None = None):
+    """Start the browser and, meanwhile on a thread, `set_up()` (imports, catalog, sync); then every capture.
+
+    Returns the captures, the browser's version and what `set_up` returned."""
+    clock = clock or StepClock()
+    async with AsyncExitStack() as browser:
+        with clock.step("browser start"):
+            setting_up = asyncio.create_task(asyncio.to_thread(_timed, set_up))
+            try:
+                keeper = await browser.enter_async_context(keep_browser(choice))  # started again if it dies
+            except BaseException:
+                await asyncio.wait([setting_up])  # the thread cannot be stopped; its outcome no longer matters
+                raise
+            prepared, set_up_s = await setting_up
+        clock.add_part("set-up meanwhile (imports, catalog, sync)", set_up_s, within="browser start")
+        with clock.step("captures"):
+            captures = await capture_pages(keeper, pages, settings, on_done=on_page, last_seconds=prepared[1],
+                                           only_keys=only_keys)
+        version = keeper.version
+        with clock.step("browser stop"):
+            await browser.aclose()
+    return captures, version, prepared
 
 
-def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browser: BrowserChoice,
-        sessions_dir: Path | None = None, on_page: Callable[[PageCapture], None] | None = None) -> RunResult:
-    """Capture the requested pages and store one bundle of them, failed pages named in it."""
+def _timed(work: Callable):
+    started = time.perf_counter()
+    return work(), time.perf_counter() - started
+
+
+def _set_up(store: Store, catalog) -> tuple[Catalog, dict[str, float]]:
+    """The run's own start-up: the bundle step's imports, the catalog (`catalog` may be a callable that opens
+    it), the `sync` step, and each page's time last run. On a thread while Chromium starts."""
+    for name in BUNDLE_MODULES:
+        importlib.import_module(name)
+    catalog = catalog() if callable(catalog) else catalog
+    sync(store, catalog)
+    return catalog, catalog.last_capture_seconds()
+
+
+def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Callable[[], Catalog],
+        browser: BrowserChoice,
+        sessions_dir: Path | None = None, on_page: Callable[[PageCapture], None] | None = None,
+        profile: bool = False) -> RunResult:
+    """Capture the requested pages and store one bundle of them, failed pages named in it.
+
+    The browser starts first; the catalog (opened by `catalog()` when it is a callable) and the `sync` step
+    are done meanwhile. Every step is timed into `RunResult.timings` (each page's into its capture's);
+    `profile` adds CPU seconds.
+    """
+    clock = StepClock(CpuSampler() if profile else None, label="run")
     pages = register.select(list(request.page_ids))
     started = utcnow()
     bundle_id = new_bundle_id(started)
@@ -73,17 +124,16 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog, browse
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
-    sync(store, catalog)
-    settings = CaptureSettings.from_register(register.capture, sessions_dir)
-    captures, browser_version = asyncio.run(_capture_all(browser, pages, settings, on_page,
-                                                         catalog.last_capture_seconds(),
-                                                         request.capture_keys))
+    settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile)
+    captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
+        browser, pages, settings, on_page, lambda: _set_up(store, catalog), request.capture_keys, clock))
     run_info = _run_info(register, bundle_id, request, started, browser_version)
     return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
-                                 completes=request.completes)
+                                 completes=request.completes, clock=clock)
 
 
-def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, catalog: Catalog,
+def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,
+             catalog: Catalog | Callable[[], Catalog],
              browser: BrowserChoice, sessions_dir: Path | None = None) -> RunResult:
     """Capture one post or comment thread of a registered account into its own bundle, classified by the
     records plan (the class goes into the cover, the manifest and the catalog's posts table)."""
@@ -92,6 +142,7 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store, c
     run_id_var.set(bundle_id)
     log.info("post %s: %s (%s, class %s), requested by %s", bundle_id, request.url, page.id, request.post_class,
              request.requested_by)
+    catalog = catalog() if callable(catalog) else catalog
     sync(store, catalog)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))
@@ -119,6 +170,8 @@ async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settin
 
 def _run_info(register, bundle_id: str, request, started, browser_version: str,
               post_class: str | None = None) -> RunInfo:
+    from archiver.bundle.pdf import RunInfo
+
     return RunInfo(
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
         requested_by=request.requested_by, started_at=started, finished_at=utcnow(),
@@ -128,26 +181,33 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
 
 
 def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
-                          catalog: Catalog, completes: str | None = None) -> RunResult:
+                          catalog: Catalog, completes: str | None = None,
+                          clock: StepClock | None = None) -> RunResult:
     """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog → upload (S3).
 
     A failure before the store's rename leaves nothing (the staging folder goes); one after it leaves a
     complete bundle the catalog lacks, which the next run's `sync` step catalogues from its manifest.
     """
     bundle_id = run_info.bundle_id
+    clock = clock or StepClock()
     store.sweep_stale()
     try:
         staging = store.staging_dir(bundle_id)
         try:
             pdf_path = staging / f"{bundle_id}.pdf"
-            layout = build_pdf(run_info, captures, pdf_path)
-            manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages, layout.first_pages,
-                                                  layout.cover_pages, completes=completes)
-            manifest_path = staging / manifest_io.MANIFEST_NAME
-            manifest_path.write_bytes(manifest_io.dump(manifest))
-            stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
-            manifest_sha = manifest_io.sha256_file(manifest_path)
-            stored = store.put(bundle_id, staging)
+            from archiver.bundle.pdf import build_pdf
+
+            layout = build_pdf(run_info, captures, pdf_path, clock)
+            with clock.step("manifest"):
+                manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages,
+                                                      layout.first_pages, layout.cover_pages, completes=completes)
+                manifest_path = staging / manifest_io.MANIFEST_NAME
+                manifest_path.write_bytes(manifest_io.dump(manifest))
+            with clock.step("timestamp"):
+                stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
+                manifest_sha = manifest_io.sha256_file(manifest_path)
+            with clock.step("store"):
+                stored = store.put(bundle_id, staging)
         except BaseException:
             store.discard(staging)
             raise
@@ -160,13 +220,15 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
                          "free some space and run again") from exc
 
     try:
-        catalog.record_bundle(manifest, kind, store.name, stored.location, manifest_sha)
+        with clock.step("catalog"):
+            catalog.record_bundle(manifest, kind, store.name, stored.location, manifest_sha)
     except CatalogError as exc:
         raise CatalogError(f"bundle {bundle_id} is stored in {stored.location}, but {exc}; nothing is lost: "
                            "the next run or `archiver sync` catalogues it") from exc
     upload = None
     if store.name == "s3":  # uploaded once catalogued: a run killed mid-upload leaves it listed, pending
-        stored = store.send(bundle_id)
+        with clock.step("upload"):
+            stored = store.send(bundle_id)
         upload = {"status": "pending" if stored.pending else "uploaded", "location": stored.location,
                   "error": stored.error}
     if stored.location.startswith("s3://"):
@@ -174,7 +236,7 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
     else:
         pdf, manifest_file = str(Path(stored.location) / pdf_path.name), \
             str(Path(stored.location) / manifest_io.MANIFEST_NAME)
-    return RunResult(bundle_id, stored.location, pdf, manifest_file, captures, stamp, upload)
+    return RunResult(bundle_id, stored.location, pdf, manifest_file, captures, stamp, upload, clock.as_list())
 
 
 def catalog_strays(store: Store, catalog: Catalog, unreadable: dict[str, str] | None = None) -> list[str]:
@@ -242,6 +304,8 @@ def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,
     """
     if settings is None:
         return None
+    from archiver.bundle import timestamp
+
     manifest["trusted_timestamp"] = timestamp.declaration(settings.url)
     manifest_path.write_bytes(manifest_io.dump(manifest))
     try:

@@ -78,16 +78,18 @@ class Services:
         return due_status(last[0] if last else None, last[1] if last else set(), {p.id for p in register.pages},
                           register.schedule.interval_months, utcnow())
 
-    def run(self, request: RunRequest, on_page=None) -> RunOutcome:
-        """One run through the pipeline, then the e-mail. The caller holds `lock()`."""
+    def run(self, request: RunRequest, on_page=None, profile: bool = False) -> RunOutcome:
+        """One run through the pipeline, then the e-mail. The caller holds `lock()`. `profile`: CPU seconds
+        per step too (archiver.profile)."""
         from archiver import pipeline
         from archiver.capture import find_browser
         from archiver.capture.session import sessions_dir
         from archiver.notify import notify_run
 
         register = self.register
-        result = pipeline.run(register, request, store=self.store, catalog=self.catalog, browser=find_browser(),
-                              sessions_dir=sessions_dir(), on_page=on_page)
+        # The catalog is opened on the pipeline's set-up thread while Chromium starts.
+        result = pipeline.run(register, request, store=self.store, catalog=lambda: self.catalog, browser=find_browser(),
+                              sessions_dir=sessions_dir(), on_page=on_page, profile=profile)
         self.catalog.audit(request.requested_by, "bundle.created", result.bundle_id,
                            {"reason": request.reason, "failed": [c.key for c in result.failed]})
         return RunOutcome(result, notify_run(register, request, result))  # a mail problem never raises

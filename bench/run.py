@@ -37,6 +37,7 @@ from PIL import Image
 from archiver.capture import find_browser
 from archiver.demo.server import expected_row_colour, serve_directory, tall_page
 from bench.pages import FixturePage, write_site
+from bench.profile import covered, report_lines, step_table
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # fewer for a quick look; medians need 3
 SAMPLE_S = 0.05
@@ -54,10 +55,12 @@ class Sample:
     seconds: float
     peak_mb: float
     cpu_s: float  # CPU time of the whole process tree: the work done, whatever else the machine did
+    profile: dict | None = None  # archiver's own per-step figures (`run --profile`)
 
 
-def measure(cmd: list[str], env: dict[str, str], log: Path) -> Sample:
-    """Run `cmd` to the end; its wall time, the peak summed RSS of its process tree and the tree's CPU time.
+def measure(cmd: list[str], env: dict[str, str], log: Path, profile: Path | None = None) -> Sample:
+    """Run `cmd` to the end; its wall time, the peak summed RSS of its process tree and the tree's CPU time;
+    with `profile`, the command writes its per-step profile there (archiver's `--profile`) and it is read back.
 
     Waiting on the process between samples (rather than sleeping) ends the clock as soon as it exits.
     """
@@ -79,7 +82,8 @@ def measure(cmd: list[str], env: dict[str, str], log: Path) -> Sample:
         raise SystemExit(f"bench: {' '.join(cmd)} still running after {COMMAND_LIMIT_S} s; stopped it")
     if code != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} exited {code}:\n{log.read_text(errors='replace')[-3000:]}")
-    return Sample(seconds, peak / 2**20, sum(cpu.values()))
+    figures = json.loads(profile.read_text(encoding="utf-8")) if profile is not None else None
+    return Sample(seconds, peak / 2**20, sum(cpu.values()), figures)
 
 
 def _sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> int:
@@ -187,6 +191,7 @@ class Tool:
     only: Callable[[FixturePage], list[str]]  # arguments that restrict `cmd` to one page
     env: dict[str, str]
     browser: str
+    profiles: bool = False  # takes `--profile FILE`
 
 
 def tools_for(tmp: Path, base_url: str, pages: list[FixturePage]) -> dict[str, Tool]:
@@ -199,7 +204,7 @@ def tools_for(tmp: Path, base_url: str, pages: list[FixturePage]) -> dict[str, T
         "archiver": Tool([str(BIN / "archiver"), "-q", "--registry", str(tmp / "pages.yaml"), "run", "--json",
                           "--reason", "bench", "--by", "bench"],
                          lambda p: ["--page", p.id], dict(os.environ),
-                         find_browser().executable or "Playwright's own Chromium"),
+                         find_browser().executable or "Playwright's own Chromium", profiles=True),
         "shot-scraper": Tool([str(BIN / "shot-scraper"), "multi", str(tmp / "shots.yml"), "--silent",
                               *(f"--browser-arg={flag}" for flag in QUIET_FLAGS)],
                              lambda p: ["-o", f"{tmp / 'png' / p.id}.png"], shot_env, shot_browser),
@@ -220,16 +225,21 @@ def bench(tmp: Path) -> dict:
         for rep in range(REPEATS):
             print(f"bench: round {rep + 1} of {REPEATS}", file=sys.stderr, flush=True)
             for name, tool in tools.items():
-                runs[name].setdefault("all", []).append(measure(tool.cmd, tool.env, tmp / f"{name}.log"))
+                runs[name].setdefault("all", []).append(_measure_tool(tool, [], tmp, name))
             for page in pages:
                 for name, tool in tools.items():
-                    runs[name].setdefault(page.id, []).append(
-                        measure(tool.cmd + tool.only(page), tool.env, tmp / f"{name}.log"))
+                    runs[name].setdefault(page.id, []).append(_measure_tool(tool, tool.only(page), tmp, name))
     wall = time.perf_counter() - started
     times = psutil.Process().cpu_times()
     ours = times.user + times.system + sum(s.cpu_s for by_key in runs.values() for samples in by_key.values()
                                            for s in samples)
     others = max(_machine_cpu_seconds() - busy_start - ours, 0) / wall  # a busy machine makes figures noisy
+    per_page_profiles = {key: [s.profile for s in samples] for key, samples in runs["archiver"].items()
+                         if key != "all"}
+    profile = step_table(per_page_profiles)
+    measured_alone = sum(statistics.median(s.seconds for s in samples) for key, samples in runs["archiver"].items()
+                         if key != "all")
+    all_profile = step_table({"all": [s.profile for s in runs["archiver"]["all"]]})
     results = {}
     for name, by_key in runs.items():
         all_pages = summarise(by_key.pop("all"))
@@ -249,8 +259,17 @@ def bench(tmp: Path) -> dict:
         "ratio_shot_scraper_over_archiver_all_pages": round(
             results["shot-scraper"]["all_pages"]["seconds"] / results["archiver"]["all_pages"]["seconds"], 2),
         "shot_scraper_tall_page_rows_wrong": wrong_rows(tmp / "png" / f"{TALL.id}.png"),
+        "archiver_profile": {"pages_alone": profile, "pages_alone_measured_s": round(measured_alone, 2),
+                             "pages_alone_covered": round(covered(profile, measured_alone), 3),
+                             "all_pages": all_profile},
         "notes": NOTES,
     }
+
+
+def _measure_tool(tool: Tool, extra: list[str], tmp: Path, name: str) -> Sample:
+    profile = tmp / f"{name}-profile.json" if tool.profiles else None
+    return measure(tool.cmd + extra + (["--profile", str(profile)] if profile else []), tool.env,
+                   tmp / f"{name}.log", profile)
 
 
 def _machine_cpu_seconds() -> float:
@@ -302,6 +321,11 @@ def report(figures: dict) -> str:
     for page in figures["pages"]:
         label = f"  {page['id']} ({page['height_px']:,} px)"
         lines.append(row(label, ours["per_page"][page["id"]], theirs["per_page"][page["id"]]))
+    profile = figures["archiver_profile"]
+    lines += ["", *report_lines(profile["pages_alone"], profile["pages_alone_measured_s"], count), "",
+              *report_lines(profile["all_pages"], ours["all_pages"]["seconds"], count,
+                            title=f"where archiver's time goes, all {count} pages in one run (seconds; the "
+                                  "pages overlap, so their steps add up to more than 'captures'):")]
     ratio = figures["ratio_shot_scraper_over_archiver_all_pages"]
     wrong, browsers = figures["shot_scraper_tall_page_rows_wrong"], figures["browsers"]
     lines += [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,34 @@ def partial_run(tmp_path_factory, site):
         {"id": "feed", "platform": "facebook", "url": f"{site}/feed.html"},
         {"id": "gone", "url": f"{site}/gone"},
     ], tmp / "store"), encoding="utf-8")
-    result = run_cli("run", "--json", registry=registry)
+    started = time.perf_counter()
+    result = run_cli("run", "--json", "--profile", str(tmp / "profile.json"), registry=registry)
+    result.wall_s = time.perf_counter() - started
     return registry, result
+
+
+@pytest.mark.browser
+def test_profile_times_every_step_of_the_run_and_of_each_page_and_adds_up(partial_run):
+    registry, result = partial_run
+    profile = json.loads((registry.parent / "profile.json").read_text(encoding="utf-8"))
+    steps = [s["name"] for s in profile["run"]]
+    assert steps[:2] == ["start-up", "browser start"] and steps[-1] == "other", steps
+    for name in ("captures", "PDF build", "PDF/A validation and save", "manifest", "store", "catalog"):
+        assert name in steps
+    # The steps (parts "within" another left out) add up to the process's own time, which the wall clock
+    # around the command exceeds only by the interpreter's exit.
+    total = sum(s["wall_s"] for s in profile["run"] if "within" not in s)
+    assert abs(total - profile["wall_s"]) < 0.05 and profile["wall_s"] <= result.wall_s
+    assert result.wall_s - profile["wall_s"] < 0.1 * result.wall_s, (result.wall_s, profile["wall_s"])
+    browser = next(s for s in profile["run"] if s["name"] == "browser start")
+    assert browser["browser_cpu_s"] > 0 and browser["cpu_s"] > 0  # Chromium started; our set-up ran meanwhile
+    feed = [s["name"] for s in profile["pages"]["feed"]]
+    assert feed[:5] == ["context", "navigation", "consent", "pop-ups", "account check"], feed
+    assert {"scroll", "settle", "text", "tiles", "close"} <= set(feed)
+    gone = [s["name"] for s in profile["pages"]["gone"]]
+    assert gone == ["context", "navigation", "close"], gone  # a failed page's steps end where it failed
+    captures = next(s for s in profile["run"] if s["name"] == "captures")["wall_s"]
+    assert sum(s["wall_s"] for s in profile["pages"]["feed"] if "within" not in s) <= captures
 
 
 @pytest.mark.browser

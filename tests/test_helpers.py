@@ -128,3 +128,56 @@ def test_cutting_a_segment_gives_its_tiles_back_exactly():
     assert [t.size for _, t in tiles] == [(40, 120), (40, 120), (40, 60)]
     assert stack([Image.open(io.BytesIO(png)).convert("RGB") for png, _ in tiles]).tobytes() == image.tobytes()
     assert cut(image, [(0, 300)], b"browser bytes") == [(b"browser bytes", image)]
+
+
+def test_step_clock_times_steps_with_cpu_of_this_process_and_its_children():
+    import subprocess
+    import sys
+    import time
+
+    from archiver.profile import CpuSampler, StepClock
+
+    clock = StepClock(CpuSampler())
+    with clock.step("sleep"):
+        time.sleep(0.2)
+    with clock.step("work"):
+        sum(i * i for i in range(2_000_000))
+    with clock.step("child"):  # a child process's CPU counts as the browser's, as Chromium's does
+        subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    clock.add_part("a part", 0.05, within="work")
+    steps = {s["name"]: s for s in clock.as_list()}
+    assert steps["sleep"]["wall_s"] >= 0.2 and steps["sleep"]["cpu_s"] < 0.05
+    assert steps["work"]["cpu_s"] > 0.05 and steps["work"]["browser_cpu_s"] == 0
+    assert steps["a part"] == {"name": "a part", "wall_s": 0.05, "within": "work"}
+    # An exited child keeps the figure last read for it: read while it ran, or none (it ran between samples).
+    assert steps["child"]["wall_s"] > 0.05 and steps["child"]["browser_cpu_s"] >= 0
+    assert StepClock().as_list() == [] and "cpu_s" not in _timed_without_sampler()
+
+
+def _timed_without_sampler() -> dict:
+    from archiver.profile import StepClock
+
+    clock = StepClock()
+    with clock.step("plain"):
+        pass
+    return clock.as_list()[0]
+
+
+def test_bench_profile_adds_each_step_over_pages_from_the_median_of_repeats():
+    from bench.profile import covered, report_lines, step_table
+
+    def profile(wall: float, pages: dict) -> dict:
+        return {"run": [{"name": "start-up", "wall_s": 0.5}, {"name": "captures", "wall_s": wall},
+                        {"name": "set-up", "wall_s": 0.3, "within": "captures"}],
+                "pages": {key: [{"name": "tiles", "wall_s": w, "cpu_s": w / 2}] for key, w in pages.items()}}
+
+    table = step_table({"a": [profile(1.0, {"a": 0.8}), profile(3.0, {"a": 2.0}), profile(2.0, {"a": 1.0})],
+                        "b": [profile(1.0, {"b": 0.5})],
+                        "both": [profile(2.0, {"a": 0.6, "b": 0.4})]})  # one run's pages add up
+    assert table["captures"]["wall_s"] == 2.0 + 1.0 + 2.0 and table["start-up"]["wall_s"] == 1.5
+    assert table["page: tiles"]["wall_s"] == 1.0 + 0.5 + 1.0 and table["page: tiles"]["cpu_s"] == 1.25
+    assert "set-up" not in table  # a part within a step is not counted twice
+    assert covered(table, 6.5) == pytest.approx(1.0)
+    lines = report_lines(table, 6.5, 3)
+    assert [line.split()[0] for line in lines[2:5]] == ["start-up", "captures", "tiles"]
+    assert "100% of the 6.50 s measured" in lines[-1]

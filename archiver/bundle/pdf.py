@@ -24,6 +24,7 @@ from archiver.bundle.cover import draw_cover, fmt
 from archiver.bundle.fonts import find_font
 from archiver.errors import ArchiverError
 from archiver.models import PageCapture, iso
+from archiver.profile import StepClock
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,22 @@ class PdfLayout:
     first_pages: dict[str, int]
 
 
-def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayout:
+def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path, clock: StepClock | None = None) -> PdfLayout:
     """Write the PDF/A to `dest`. Raises BundleError, writing nothing, if it does not validate."""
+    clock = clock or StepClock()
+    with clock.step("PDF build"):
+        pdf, layout = _build(run, captures)
+    with clock.step("PDF/A validation and save"):
+        try:
+            report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
+        except pikepdf.pdfa.PdfaError as exc:
+            raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n{exc.report.summary()}") from exc
+    log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, len(pdf.pages), report.verdict)
+    return layout
+
+
+def _build(run: RunInfo, captures: list[PageCapture]) -> tuple[pikepdf.Pdf, PdfLayout]:
+    """The whole document in memory: cover, tiles, text layer, outline, metadata."""
     font = find_font()
     ok = [c for c in captures if c.ok]
     # The cover lists each capture's PDF pages, which follow the cover: measure it once, then draw it.
@@ -208,12 +223,7 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path) -> PdfLayou
             outline.root.append(pikepdf.OutlineItem(f"{capture.label} – {capture.requested_url}",
                                                     first_index[capture.key]))
     _metadata(pdf, run, captures)
-    try:
-        report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
-    except pikepdf.pdfa.PdfaError as exc:
-        raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n{exc.report.summary()}") from exc
-    log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, len(pdf.pages), report.verdict)
-    return PdfLayout(len(pdf.pages), cover_pages, {k: v + 1 for k, v in first_index.items()})
+    return pdf, PdfLayout(len(pdf.pages), cover_pages, {k: v + 1 for k, v in first_index.items()})
 
 
 def _metadata(pdf: pikepdf.Pdf, run: RunInfo, captures: list[PageCapture]) -> None:

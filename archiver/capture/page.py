@@ -27,6 +27,7 @@ from archiver.capture.steps import Budget, NetworkWatch, PageFailed
 from archiver.capture.throttle import Throttle, apply_throttle
 from archiver.logcontext import page_id_var
 from archiver.models import PageCapture, utcnow
+from archiver.profile import CpuSampler, StepClock
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class CaptureSettings:
     # Makes each page's address guard when allow_private_networks is false; tests give it their resolver.
     net_guard: Callable[[], NetGuard] = NetGuard
     throttle: Throttle | None = None  # emulated slow network and CPU, for tests and benchmarks only
+    profile: bool = False  # CPU seconds per step as well as wall seconds (archiver.profile)
 
     @classmethod
     def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
@@ -109,29 +111,36 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
     if session is not None:
         options["storage_state"] = session.state
     # Every connection of the context goes through its own guard, so what it refuses is this page's.
-    guard = None if settings.allow_private_networks else await settings.net_guard().start()
-    context = None
+    clock = StepClock(CpuSampler() if settings.profile else None, label=capture.key)
+    guard = context = None
     try:
-        context = await browser.new_context(**options, **({"proxy": guard.proxy} if guard else {}))
-        autoconsent = Autoconsent() if settings.consent_library else None
-        if autoconsent is not None and not await autoconsent.install(context):
-            autoconsent = None
-        await context.add_init_script(script=script("observe.js"))
-        await context.add_init_script(script=script("pending.js"))
-        page = await context.new_page()
-        if settings.throttle:  # before navigating; the session is never detached, so it holds for the page's life
-            await apply_throttle(context, page, settings.throttle)
-        network = NetworkWatch()
-        network.attach(page)
+        with clock.step("context"):
+            # Every connection of the context goes through its own guard, so what it refuses is this page's.
+            guard = None if settings.allow_private_networks else await settings.net_guard().start()
+            context = await browser.new_context(**options, **({"proxy": guard.proxy} if guard else {}))
+            autoconsent = Autoconsent() if settings.consent_library else None
+            if autoconsent is not None and not await autoconsent.install(context):
+                autoconsent = None
+            await context.add_init_script(script=script("observe.js"))
+            await context.add_init_script(script=script("pending.js"))
+            page = await context.new_page()
+            if settings.throttle:  # before navigating; the session is never detached, so it holds for the page's life
+                await apply_throttle(context, page, settings.throttle)
+            network = NetworkWatch()
+            network.attach(page)
         capture.viewport = dict(options["viewport"])
         capture.browser = f"Chromium {browser.version}"
         width, height = options["viewport"]["width"], options["viewport"]["height"]
         max_posts = getattr(page_entry, "max_posts", None) or settings.max_posts
 
-        await steps.open_page(page, capture, budget)
-        await steps.answer_consent(page, capture, recipe, autoconsent, budget)
-        await steps.dismiss_popups(page, capture, recipe)
-        await steps.check_account(page, capture, recipe, session_used=session is not None)
+        with clock.step("navigation"):
+            await steps.open_page(page, capture, budget)
+        with clock.step("consent"):
+            await steps.answer_consent(page, capture, recipe, autoconsent, budget)
+        with clock.step("pop-ups"):
+            await steps.dismiss_popups(page, capture, recipe)
+        with clock.step("account check"):
+            await steps.check_account(page, capture, recipe, session_used=session is not None)
         if single_post:
             async def scroll_down(seconds: float) -> None:  # comments that load as they come into view
                 await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
@@ -140,21 +149,30 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
                                             feed_settle_s=min(settings.feed_settle_s, post_steps.COMMENTS_SETTLE_S),
                                             report_cut=False)
 
-            await post_steps.expand_post(page, capture, recipe, budget, network, scroll_down=scroll_down)
+            with clock.step("expand post"):
+                await post_steps.expand_post(page, capture, recipe, budget, network, scroll_down=scroll_down)
         else:
-            await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
-                                        max_height_px=settings.max_height_px, max_posts=max_posts,
-                                        scroll_budget_s=settings.scroll_budget_s, network=network,
-                                        feed_settle_s=settings.feed_settle_s)
-        await steps.answer_consent(page, capture, recipe, autoconsent, budget, network=network)
-        await steps.dismiss_popups(page, capture, recipe)
+            with clock.step("scroll"):
+                await steps.load_everything(page, capture, recipe, budget, viewport_height=height,
+                                            max_height_px=settings.max_height_px, max_posts=max_posts,
+                                            scroll_budget_s=settings.scroll_budget_s, network=network,
+                                            feed_settle_s=settings.feed_settle_s)
+        with clock.step("late consent"):
+            await steps.answer_consent(page, capture, recipe, autoconsent, budget, network=network)
+        with clock.step("late pop-ups"):
+            await steps.dismiss_popups(page, capture, recipe)
         if single_post:
-            await post_steps.read_post(page, capture, recipe)
-        await steps.settle(page, capture, budget)
-        await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)
-        await steps.read_text(page, capture)
-        cdp = await context.new_cdp_session(page)
-        await screenshot.capture_tiles(cdp, capture)
+            with clock.step("read post"):
+                await post_steps.read_post(page, capture, recipe)
+        with clock.step("settle"):
+            await steps.settle(page, capture, budget)
+        with clock.step("measure"):
+            await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)
+        with clock.step("text"):
+            await steps.read_text(page, capture)
+        with clock.step("tiles"):
+            cdp = await context.new_cdp_session(page)
+            await screenshot.capture_tiles(cdp, capture, clock)
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
         capture.status = "ok"
@@ -164,13 +182,15 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             raise
         raise PageFailed(*explained) from exc
     finally:
-        try:
-            if context is not None:
-                await context.close()
-        finally:
-            if guard is not None:
-                await guard.close()
-                capture.warnings.extend(guard.warnings())
+        with clock.step("close"):
+            try:
+                if context is not None:
+                    await context.close()
+            finally:
+                if guard is not None:
+                    await guard.close()
+                    capture.warnings.extend(guard.warnings())
+        capture.timings = clock.as_list()
 
 
 async def visitor_user_agents(browser) -> dict[str, str]:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import time
 from collections import deque
 
 from PIL import Image
@@ -19,6 +20,7 @@ from PIL import Image
 from archiver.capture import tiles as tiling
 from archiver.capture.steps import PageFailed
 from archiver.models import PageCapture, Tile
+from archiver.profile import StepClock
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +58,16 @@ def _seam_matches(probe: bytes, upper_rows: Image.Image, first: Image.Image) -> 
     return fresh.tobytes() == tiling.stack([upper_rows, lower]).tobytes()
 
 
-async def _take(cdp, segment: list[tuple[int, int]], width: int, first: bool):
-    """Chromium's part for one segment: its capture, and a probe straddling its top seam."""
+async def _take(cdp, segment: list[tuple[int, int]], width: int, first: bool, probing: list[float]):
+    """Chromium's part for one segment: its capture, and a probe straddling its top seam (its wall time
+    added to `probing`)."""
     top = segment[0][0]
     raw = await _shot(cdp, top, width, sum(h for _, h in segment))
     probe = None
     if not first:
+        started = time.perf_counter()
         probe = await _shot(cdp, top - SEAM_PROBE_PX, width, SEAM_PROBE_PX + min(SEAM_PROBE_PX, segment[0][1]))
+        probing[0] += time.perf_counter() - started
     return raw, probe
 
 
@@ -70,7 +75,7 @@ def _bottom_rows(image: Image.Image) -> Image.Image:
     return image.crop((0, max(0, image.height - SEAM_PROBE_PX), image.width, image.height))
 
 
-async def capture_tiles(cdp, capture: PageCapture) -> None:
+async def capture_tiles(cdp, capture: PageCapture, clock: StepClock | None = None) -> None:
     """Capture segment by segment (a few tiles each) while earlier segments are decoded in threads.
 
     Chromium captures segment n+1 while Python decodes, cuts and hashes segment n, so both cores
@@ -86,6 +91,7 @@ async def capture_tiles(cdp, capture: PageCapture) -> None:
     previous_rows = None
     mismatched = []
     pending: deque = deque()
+    probing = [0.0]  # wall seconds of the seam probes' captures
 
     async def settle_oldest() -> None:
         nonlocal previous_rows
@@ -94,7 +100,7 @@ async def capture_tiles(cdp, capture: PageCapture) -> None:
         if probe is not None and not _seam_matches(probe, previous_rows, tiles[0][1]):
             top = segment[0][0]
             log.info("%s: seam at y=%d differs from a fresh capture; capturing again", capture.page_id, top)
-            raw, probe = await _take(cdp, segment, width, first=False)
+            raw, probe = await _take(cdp, segment, width, first=False, probing=probing)
             tiles = await asyncio.to_thread(_decode, raw, segment, width)
             if not _seam_matches(probe, previous_rows, tiles[0][1]):
                 mismatched.append(top)
@@ -104,12 +110,14 @@ async def capture_tiles(cdp, capture: PageCapture) -> None:
         previous_rows = _bottom_rows(tiles[-1][1])
 
     for index, segment in enumerate(segments):
-        raw, probe = await _take(cdp, segment, width, first=index == 0)
+        raw, probe = await _take(cdp, segment, width, first=index == 0, probing=probing)
         pending.append((segment, probe, asyncio.create_task(asyncio.to_thread(_decode, raw, segment, width))))
         if len(pending) > LOOKAHEAD:
             await settle_oldest()
     while pending:
         await settle_oldest()
+    if clock is not None:
+        clock.add_part("seam probes", probing[0], within="tiles")
     capture.pixels_sha256 = digest.hexdigest()
     capture.seam_check = {"seams": max(0, len(segments) - 1), "tiles": len(bounds),
                           "mismatched_at_px": mismatched}

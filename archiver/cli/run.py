@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -17,16 +18,21 @@ from archiver.models import RunRequest, iso
 log = logging.getLogger(__name__)
 
 
-def _report(services: Services, request: RunRequest, as_json: bool) -> int:
+def _report(services: Services, request: RunRequest, as_json: bool, profile_to: str | None = None) -> int:
     from archiver.capture import find_browser
     from archiver.capture.page import capture_jobs
+    from archiver.profile import process_age_s
+
+    start_up = process_age_s() if profile_to else 0.0
 
     selected = services.register.select(list(request.page_ids))  # unknown ids: refused before the browser
     find_browser()  # no browser: exit 2 before the progress display starts
 
     with page_progress(len(capture_jobs(selected, only_keys=request.capture_keys)), as_json) as progress:
-        outcome = services.run(request, on_page=progress)
+        outcome = services.run(request, on_page=progress, profile=profile_to is not None)
     result, notified = outcome.result, outcome.notified
+    if profile_to:
+        write_profile(Path(profile_to), result, start_up, process_age_s())
     if as_json:
         echo_json(result.as_dict() | (notified or {}))
     else:
@@ -42,6 +48,20 @@ def _report(services: Services, request: RunRequest, as_json: bool) -> int:
             click.echo("notified: e-mail sent" if notified["notified"]
                        else f"notified: NO, e-mail not sent: {notified['notify_error']}")
     return 1 if result.failed else 0
+
+
+def write_profile(path: Path, result, start_up_s: float, total_s: float) -> None:
+    """`run --profile FILE`: the run's steps and each page's, timed, as JSON (what `make bench` reads).
+
+    `start_up` is the interpreter's start and the imports before the command began; `other` is what no
+    step covers (the register, the lock, the progress display), so the figures add up to the process's time.
+    """
+    steps = [{"name": "start-up", "wall_s": round(start_up_s, 4)}, *result.timings]
+    named = sum(step["wall_s"] for step in steps if "within" not in step)
+    steps.append({"name": "other", "wall_s": round(max(0.0, total_s - named), 4)})
+    figures = {"bundle_id": result.bundle_id, "wall_s": round(total_s, 4), "run": steps,
+               "pages": {capture.key: capture.timings for capture in result.captures}}
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 def _reason_and_by(reason: str | None, by: str | None) -> tuple[str, str]:
@@ -60,10 +80,12 @@ def _reason_and_by(reason: str | None, by: str | None) -> tuple[str, str]:
 @click.option("--retry-failed", "retry_of", metavar="BUNDLE_ID",
               help="Capture again the pages that failed in this bundle, into a new bundle that completes it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--profile", "profile_to", metavar="FILE", type=click.Path(dir_okay=False, writable=True),
+              help="Write the wall and CPU seconds of every step, the run's and each page's, to FILE (JSON).")
 @pass_services
 @click.pass_context
 def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str | None,
-        by: str | None, retry_of: str | None, as_json: bool) -> None:
+        by: str | None, retry_of: str | None, as_json: bool, profile_to: str | None) -> None:
     """Capture pages, build the PDF/A bundle, store it and record it in the catalog."""
     if retry_of is not None:
         with services.lock():  # one run at a time, retries included
@@ -71,11 +93,11 @@ def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[st
     reason, by = _reason_and_by(reason, by)
     services.register.select(list(page_ids))  # unknown ids are refused before the lock creates the store
     with services.lock():  # the due check too: two callers never both run
-        ctx.exit(_run_locked(services, if_due, page_ids, reason, by, as_json))
+        ctx.exit(_run_locked(services, if_due, page_ids, reason, by, as_json, profile_to))
 
 
 def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str, by: str,
-                as_json: bool) -> int:
+                as_json: bool, profile_to: str | None = None) -> int:
     if if_due:
         services.sync()  # a run a crash left stored but uncatalogued counts before deciding (the run syncs too)
         status = services.due()
@@ -86,7 +108,7 @@ def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], rea
                 click.echo(f"not due: {status.why}")
             return 0
         log.info("run is due: %s", status.why)
-    return _report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json)
+    return _report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json, profile_to)
 
 
 def _retry_failed(services: Services, bundle_id: str, reason: str | None, by: str | None, as_json: bool, *,
