@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -64,16 +65,30 @@ class NetworkWatch:
     """Requests in flight, so the feed-end wait can tell "still loading" from "polling for ever"."""
 
     started: dict = field(default_factory=dict)
+    finished: deque = field(default_factory=lambda: deque(maxlen=64))  # (type, started, ended), the latest
 
     def attach(self, page) -> None:
         loop = asyncio.get_running_loop()
         page.on("request", lambda request: self.started.__setitem__(request, loop.time()))
-        page.on("requestfinished", lambda request: self.started.pop(request, None))
-        page.on("requestfailed", lambda request: self.started.pop(request, None))
+        page.on("requestfinished", lambda request: self._ended(request, loop.time()))
+        page.on("requestfailed", lambda request: self._ended(request, loop.time()))
+
+    def _ended(self, request, now: float) -> None:
+        started = self.started.pop(request, None)
+        if started is not None:
+            self.finished.append((request.resource_type, started, now))
 
     def loading(self) -> bool:
         now = asyncio.get_running_loop().time()
         return any(now - t < RECENT_REQUEST_S for t in self.started.values())
+
+    def quiet_since(self, moment: float, types: frozenset[str]) -> bool:
+        """No request of `types` in flight that started less than SLOW_REQUEST_S ago (older ones are long polls
+        and streams), and none ended after `moment` (its handler may not have run yet); loop times."""
+        now = asyncio.get_running_loop().time()
+        return not any(now - t < SLOW_REQUEST_S and request.resource_type in types
+                       for request, t in self.started.items()) \
+            and not any(end > moment for kind, _, end in self.finished if kind in types)
 
     def loading_since(self, mark: float, types: frozenset[str]) -> bool:
         """A request of one of `types` that started at or after `mark` (loop time) is still in flight."""
@@ -127,29 +142,38 @@ async def check_account(page, capture: PageCapture, recipe, session_used: bool) 
 FEED_REQUEST_TYPES = frozenset({"fetch", "xhr", "script", "document", "other"})
 SLOW_REQUEST_S = 6.0  # a feed request still in flight when the settle window ends gets this long more
 NUDGE_MS = 900  # at the bottom, a one-pixel scroll this often, for feeds that only look again on scroll
+IDLE_S = 0.5  # nothing pending in the page for this long at the bottom: the feed has ended
 FEED_CUT_WORDS = {"max_posts": "capture.max_posts", "max_height_px": "capture.max_height_px",
                   "time budget": "capture.scroll_budget_s"}
 
 
-async def _wait_for_more(page, height: int, network: NetworkWatch, settle_s: float, until: float) -> bool:
-    """At the bottom: does the feed append more within `settle_s` (or while a request it started is slow)?
+async def _wait_for_more(page, height: int, network: NetworkWatch, settle_s: float, until: float) -> str:
+    """At the bottom: does the feed append more? "grown", or how the wait ended: "idle", "window".
 
     The page itself says when it grows (grow.js resolves on the mutation or resize), so a batch that
-    arrives after 0.4 s costs 0.4 s; a feed that has ended costs the whole window once. Timers, render
-    steps and debounces send no request while they wait, so silence on the network proves nothing; a
-    request that starts while we wait and is still running at the window's end (a slow network) is given
-    SLOW_REQUEST_S more. Bounded by `until`, the scroll budget's end.
+    arrives after 0.4 s costs 0.4 s. The wait ends early, "idle", only when for IDLE_S the page has had
+    nothing that could still append: no DOM change, none of its own timers, frames, idle callbacks or
+    polls pending (pending.js), and no request that may bring a batch in flight or just finished (its
+    handler may not have run yet), including one the page started just before we reached the bottom. Otherwise it ends when `settle_s` is over ("window"); a
+    request still running then (a slow network) is given SLOW_REQUEST_S more. Bounded by `until`, the
+    scroll budget's end.
     """
     loop = asyncio.get_running_loop()
     mark = loop.time()
-    window = min(settle_s, max(0.0, until - mark))
-    result = await page.evaluate(in_page("grow.js"), {"height": height, "waitMs": window * 1000,
-                                                      "nudgeMs": NUDGE_MS})
-    slow_until = min(until, loop.time() + SLOW_REQUEST_S)
-    while not result["grown"] and network.loading_since(mark, FEED_REQUEST_TYPES) and loop.time() < slow_until:
-        result = await page.evaluate(in_page("grow.js"), {"height": height, "nudgeMs": NUDGE_MS,
-                                                          "waitMs": min(0.5, slow_until - loop.time()) * 1000})
-    return bool(result["grown"])
+    window_end = min(until, mark + settle_s)
+    slow_until = min(until, window_end + SLOW_REQUEST_S)
+    while True:
+        now = loop.time()
+        busy = network.loading_since(mark, FEED_REQUEST_TYPES)
+        end = slow_until if busy else window_end
+        if now >= end:
+            return "window"
+        result = await page.evaluate(in_page("grow.js"), {"height": height, "nudgeMs": NUDGE_MS, "idleMs": IDLE_S * 1000,
+                                                          "waitMs": (end - now) * 1000})
+        if result["grown"]:
+            return "grown"
+        if result["idle"] and network.quiet_since(now, FEED_REQUEST_TYPES):
+            return "idle"
 
 
 async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *, viewport_height: int,
@@ -168,6 +192,7 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
     args = {"recipe": recipe.as_js(), "step": viewport_height}
     steps = grew = 0
     waited = 0.0
+    ended_by = None
     while True:
         state = await page.evaluate(in_page("scroll.js"), args)
         steps += 1
@@ -183,11 +208,12 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
             stop = "end of page (nothing on it loads on scroll)"
         elif state["atBottom"]:
             before = loop.time()
-            more = await _wait_for_more(page, state["height"], network, feed_settle_s, end)
+            outcome = await _wait_for_more(page, state["height"], network, feed_settle_s, end)
             waited += loop.time() - before
-            if more:
+            if outcome == "grown":
                 grew += 1
                 continue
+            ended_by = "nothing pending" if outcome == "idle" else f"no growth in {feed_settle_s:g} s"
             stop = "time budget" if loop.time() >= end else "end of page"
         else:
             continue
@@ -196,7 +222,8 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
     cut = stop in FEED_CUT_WORDS
     capture.scroll = {"steps": steps, "stopped_by": stop, "feed": "cut" if cut else "ended",
                       "cut_by": stop if cut else None, "batches_waited_for": grew,
-                      "waited_at_bottom_s": round(waited, 2), "height_px": state["height"],
+                      "waited_at_bottom_s": round(waited, 2), "ended_by": ended_by if not cut else None,
+                      "height_px": state["height"],
                       "posts": state["posts"], "seconds": round(loop.time() - started, 2)}
     if cut and report_cut:
         limit = {"max_posts": max_posts, "max_height_px": max_height_px,
@@ -204,8 +231,9 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
         capture.warnings.append(f"feed cut by {FEED_CUT_WORDS[stop]} ({limit}): stopped scrolling at "
                                 f"{state['posts']} posts, {state['height']} px after {loop.time() - started:.0f} s; "
                                 "the feed may hold more below")
-    log.info("%s: scrolled %d steps to %d px, %d posts (%s; waited %.1f s at the bottom for %d batches)",
-             capture.page_id, steps, state["height"], state["posts"], stop, waited, grew)
+    log.info("%s: scrolled %d steps to %d px, %d posts (%s%s; waited %.1f s at the bottom for %d batches)",
+             capture.page_id, steps, state["height"], state["posts"], stop,
+             f", {ended_by}" if ended_by and not cut else "", waited, grew)
 
 
 async def settle(page, capture: PageCapture, budget: Budget) -> None:

@@ -19,7 +19,9 @@ async (args) => {
       || (b && ['hidden', 'clip'].includes(getComputedStyle(b).overflowY));
   return {
     y: window.scrollY, height, viewport: vh,
-    listens: window.__archiverObserved !== 0 || window.__archiverScrollListeners !== 0 || !!window.onscroll || !!document.onscroll,
+    // An interval of the page's own, up to 5 s, may be a feed looking where the reader is (pending.js).
+    listens: window.__archiverObserved !== 0 || window.__archiverScrollListeners !== 0 || !!window.onscroll
+      || !!document.onscroll || (!!window.__archiverPending && window.__archiverPending().intervals > 0),
     atBottom: window.scrollY + vh >= height - 2,
     posts: countPosts(args.recipe.postSelectors),
     covered, locked,
