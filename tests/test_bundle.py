@@ -18,6 +18,7 @@ from PIL import Image
 from test_capture import expected_image
 
 from archiver import pipeline
+from archiver.bundle import pdf as pdf_module
 from archiver.bundle import pdf as pdf_step
 from archiver.bundle.pdfa_rules import explain
 from archiver.bundle.verify import verify_bundle
@@ -190,7 +191,7 @@ def test_verify_detects_a_manifest_rewritten_to_match_a_forged_pdf(bundle_2b, tm
 def test_crash_while_bundling_leaves_nothing_visible(tmp_path, site, browser_choice, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("injected fault: disk full")
-    monkeypatch.setattr(pipeline, "build_pdf", explode)
+    monkeypatch.setattr(pdf_module, "build_pdf", explode)  # the pipeline imports it when bundling
     store_root = tmp_path / "store"
     with pytest.raises(RuntimeError, match="injected fault"):
         make_bundle(tmp_path, site, browser_choice, "2b")

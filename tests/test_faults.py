@@ -81,7 +81,7 @@ def assert_level(registry: Path, before: dict[str, str], *, changed=(), gone=())
 
 RUN_STEPS = [  # where it dies, what that leaves on disk, and the next command
     pytest.param("archiver.capture.screenshot:capture_tiles", "nothing", "run", id="capture"),
-    pytest.param("archiver.pipeline:build_pdf:return", "staging", "sync", id="pdf-build"),
+    pytest.param("archiver.bundle.pdf:build_pdf:return", "staging", "sync", id="pdf-build"),
     pytest.param("archiver.pipeline:_trusted_timestamp", "staging", "sync", id="manifest"),
     pytest.param("archiver.store.local:_fsync_dir", "stored", "sync", id="store-rename"),
     # The third insert() of the run is the bundles row: the runs and run_pages rows are written, uncommitted.
@@ -94,7 +94,9 @@ RUN_STEPS = [  # where it dies, what that leaves on disk, and the next command
 def test_sigkill_in_each_step_of_a_run_leaves_nothing_half_written_and_the_next_command_completes(
         site, tmp_path, point, left, then):
     registry, store = _setup(tmp_path, [{"id": "short", "url": f"{site}/short.html"}])
-    earlier = store_bundle(Services(registry), None, 1)
+    # A minute back, so it is the earlier run however soon the killed one starts (a bundle's id and order
+    # come from its start; this one's page is not in the register, so it alone would leave a run due).
+    earlier = store_bundle(Services(registry), None, -60)
     before = snapshot(store)
 
     killed = archiver(registry, "run", "--json", point=point)
@@ -317,7 +319,7 @@ def test_a_full_disk_stores_nothing_half_written_keeps_what_was_stored_and_the_n
         before = snapshot(disk.seen)
 
         # The disk fills while the PDF is written.
-        full, filler = _stopped_then(disk, registry, "archiver.pipeline:build_pdf", disk.fill)
+        full, filler = _stopped_then(disk, registry, "archiver.bundle.pdf:build_pdf", disk.fill)
         assert full.returncode == 1, full.stderr
         assert f"archiver: no space left on the store {disk.path} while writing bundle" in full.stderr
         assert "nothing was stored" in full.stderr and "Traceback" not in full.stderr
