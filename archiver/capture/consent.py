@@ -173,17 +173,25 @@ async def _press_marked(frame, attribute: str):
         return None
     if target is None:
         return None
+    before = frame.url
+
+    def left() -> bool:  # the frame went away or to another page with the answer: the click landed
+        return frame.is_detached() or frame.url != before
+
     try:
         await target.click(timeout=CLICK_TIMEOUT_MS)
     except PlaywrightError:
-        if frame.is_detached():
-            return target  # the dialog's frame went away with the answer: the click landed
+        if left():
+            return target
         try:
             if await target.evaluate(GONE_JS):
                 return target  # gone with its dialog: the click landed before the wait for it ran out
             await target.evaluate("el => el.click()")
-        except PlaywrightError:
-            return target if frame.is_detached() else None
+        except PlaywrightError as exc:
+            # A consent page whose form posts and redirects back: under load the click's own wait can fail
+            # while the navigation it started is on its way, and then the frame's document is replaced.
+            navigated = "context was destroyed" in str(exc) or "navigat" in str(exc).lower()
+            return target if left() or navigated else None
     try:
         await target.evaluate(f"el => el.removeAttribute('{attribute}')")
     except PlaywrightError:
