@@ -234,7 +234,9 @@ def test_a_thread_that_never_ends_stops_within_budget_incomplete_with_a_warning(
     assert post["expanded"]["stopped_by"] == "time budget"
     # Its share of the time, and the last round's wait for its clicks to take effect.
     assert post["expanded"]["seconds"] <= ENDLESS_TIMEOUT_S * post_steps.EXPAND_SHARE + post_steps.ROUND_WAIT_S
-    assert post["expanded"]["clicks"] >= 2 and post["expanded"]["rounds"] == post["expanded"]["clicks"]
+    # One click per round, each round waiting for its click's effect; on a loaded machine one round may be
+    # all its share of 8 s allows (two or three on a quiet one).
+    assert post["expanded"]["clicks"] >= 1 and post["expanded"]["rounds"] == post["expanded"]["clicks"]
     assert any(w.startswith("the post may not be complete") for w in capture.warnings), capture.warnings
     assert post["permalink"] == social_url + "/post-endless.html"  # no canonical, no og:url: the final URL
     assert not missing_blocks(pixels_of(capture), (Block(ENDLESS_POST, 640, 100, what="post"),))
