@@ -36,6 +36,7 @@ from PIL import Image
 
 from archiver.capture import find_browser
 from archiver.demo.server import expected_row_colour, serve_directory, tall_page
+from bench import heavy
 from bench.pages import FixturePage, write_site
 from bench.profile import covered, report_lines, step_table
 
@@ -211,15 +212,30 @@ def tools_for(tmp: Path, base_url: str, pages: list[FixturePage]) -> dict[str, T
     }
 
 
-def bench(tmp: Path) -> dict:
-    """Serve the pages, run every measurement REPEATS times (tools interleaved), return the figures.
+def _plain_set(tmp: Path):
+    """Ten ordinary feed pages (bench/pages.py) and the 60,000 px page."""
+    pages = write_site(tmp / "site") + [TALL]
+    return pages, serve_directory(tmp / "site", routes={TALL.path: tall_page(TALL.height_px)})
+
+
+def _heavy_set(tmp: Path):
+    """Consent managers, lazy images and late feeds from real packages (bench/heavy.py)."""
+    return heavy.PAGES, heavy.serve()
+
+
+SETS = {"plain": _plain_set, "heavy": _heavy_set}
+
+
+def bench(tmp: Path, set_name: str = "plain") -> dict:
+    """Serve the set's pages, run every measurement REPEATS times (tools interleaved), return the figures.
 
     No untimed warm-up run: the launch probe has already read Chromium from disk, and the median
     discards a first run that is slow for any other reason.
     """
     started, busy_start = time.perf_counter(), _machine_cpu_seconds()
-    pages = write_site(tmp / "site") + [TALL]
-    with serve_directory(tmp / "site", routes={TALL.path: tall_page(TALL.height_px)}) as base_url:
+    tmp.mkdir(parents=True, exist_ok=True)
+    pages, server = SETS[set_name](tmp)
+    with server as base_url:
         tools = tools_for(tmp, base_url, pages)
         runs: dict[str, dict[str, list[Sample]]] = {name: {} for name in tools}
         for rep in range(REPEATS):
@@ -258,7 +274,8 @@ def bench(tmp: Path) -> dict:
         "tools": results,
         "ratio_shot_scraper_over_archiver_all_pages": round(
             results["shot-scraper"]["all_pages"]["seconds"] / results["archiver"]["all_pages"]["seconds"], 2),
-        "shot_scraper_tall_page_rows_wrong": wrong_rows(tmp / "png" / f"{TALL.id}.png"),
+        "set": set_name,
+        "shot_scraper_tall_page_rows_wrong": wrong_rows(tmp / "png" / f"{TALL.id}.png") if TALL in pages else None,
         "archiver_profile": {"pages_alone": profile, "pages_alone_measured_s": round(measured_alone, 2),
                              "pages_alone_covered": round(covered(profile, measured_alone), 3),
                              "all_pages": all_profile},
@@ -319,7 +336,7 @@ def report(figures: dict) -> str:
                  f"{theirs['pages_per_minute']:>12}")
     lines.append("each page alone:")
     for page in figures["pages"]:
-        label = f"  {page['id']} ({page['height_px']:,} px)"
+        label = f"  {page['id']}" + (f" ({page['height_px']:,} px)" if page["height_px"] else "")
         lines.append(row(label, ours["per_page"][page["id"]], theirs["per_page"][page["id"]]))
     profile = figures["archiver_profile"]
     lines += ["", *report_lines(profile["pages_alone"], profile["pages_alone_measured_s"], count), "",
@@ -334,9 +351,13 @@ def report(figures: dict) -> str:
         f"median of {figures['repeats']} runs each; whole commands: start, browser, pages, output written.",
         f"browsers: archiver {browsers['archiver']}; shot-scraper {browsers['shot-scraper']}",
         *(f"note: {note}" for note in figures["notes"]),
-        f"note: here shot-scraper's {TALL.height_px:,} px PNG had {wrong} row(s) differing from the page"
-        + (" (exact this time, with this Chromium; nothing checks it)." if wrong == 0 else "."),
     ]
+    if figures["set"] == "heavy":
+        lines.append("note: shot-scraper takes these pages as they first appear: it answers no consent dialog, "
+                     "scrolls no feed and waits for no lazy image, all of which archiver does.")
+    if wrong is not None:
+        lines.append(f"note: here shot-scraper's {TALL.height_px:,} px PNG had {wrong} row(s) differing from the page"
+                     + (" (exact this time, with this Chromium; nothing checks it)." if wrong == 0 else "."))
     other, cpus = figures["machine"]["other_processes_cpus"], figures["machine"]["cpus"]
     if other > 0.2:
         lines.append(f"WARNING: other processes kept {other:.1f} of {cpus} CPUs busy during the bench: "
@@ -346,11 +367,20 @@ def report(figures: dict) -> str:
 
 
 def main() -> int:
+    """Each set of BENCH_SETS (default both: plain, heavy) in turn; output/bench.json holds them by name."""
+    names = [n for n in os.environ.get("BENCH_SETS", "plain,heavy").split(",") if n]
+    unknown = [n for n in names if n not in SETS]
+    if unknown:
+        raise SystemExit(f"bench: BENCH_SETS names no set {', '.join(unknown)}; the sets are {', '.join(SETS)}")
+    figures = {}
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
-        figures = bench(Path(tmp))
+        for name in names:
+            print(f"bench: the {name} set", file=sys.stderr, flush=True)
+            figures[name] = bench(Path(tmp) / name, name)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(report(figures))
+    for name, one in figures.items():
+        print(f"\n=== the {name} set ===\n{report(one)}")
     print(f"\nfigures written to {OUTPUT}")
     return 0
 
