@@ -73,10 +73,9 @@ def test_profile_times_every_step_of_the_run_and_of_each_page_and_adds_up(partia
     for name in ("captures", "PDF build", "PDF/A validation and save", "manifest", "store", "catalog"):
         assert name in steps
     # The steps (parts "within" another left out) add up to the process's own time, which the wall clock
-    # around the command exceeds only by the interpreter's exit.
+    # around the command exceeds by the interpreter's exit (how far the bench reports: no timing here).
     total = sum(s["wall_s"] for s in profile["run"] if "within" not in s)
     assert abs(total - profile["wall_s"]) < 0.05 and profile["wall_s"] <= result.wall_s + 0.02  # clock ticks
-    assert result.wall_s - profile["wall_s"] < 0.1 * result.wall_s, (result.wall_s, profile["wall_s"])
     browser = next(s for s in profile["run"] if s["name"] == "browser start")
     assert browser["browser_cpu_s"] > 0 and browser["cpu_s"] > 0  # Chromium started; our set-up ran meanwhile
     feed = [s["name"] for s in profile["pages"]["feed"]]
