@@ -96,12 +96,17 @@ def _timed(work: Callable):
     return work(), time.perf_counter() - started
 
 
+def _opened(catalog: Catalog | Callable[[], Catalog]) -> Catalog:
+    """The catalog itself, or the one a callable opens (Services defers opening it to the set-up thread)."""
+    return catalog() if callable(catalog) else catalog
+
+
 def _set_up(store: Store, catalog) -> tuple[Catalog, dict[str, float]]:
     """The run's own start-up: the bundle step's imports, the catalog (`catalog` may be a callable that opens
     it), the `sync` step, and each page's time last run. On a thread while Chromium starts."""
     for name in BUNDLE_MODULES:
         importlib.import_module(name)
-    catalog = catalog() if callable(catalog) else catalog
+    catalog = _opened(catalog)
     sync(store, catalog)
     return catalog, catalog.last_capture_seconds()
 
@@ -142,7 +147,7 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,
     run_id_var.set(bundle_id)
     log.info("post %s: %s (%s, class %s), requested by %s", bundle_id, request.url, page.id, request.post_class,
              request.requested_by)
-    catalog = catalog() if callable(catalog) else catalog
+    catalog = _opened(catalog)
     sync(store, catalog)
     settings = CaptureSettings.from_register(register.capture, sessions_dir)
     capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))

@@ -154,9 +154,9 @@ async def _wait_for_more(page, height: int, network: NetworkWatch, settle_s: flo
     arrives after 0.4 s costs 0.4 s. The wait ends early, "idle", only when for IDLE_S the page has had
     nothing that could still append: no DOM change, none of its own timers, frames, idle callbacks or
     polls pending (pending.js), and no request that may bring a batch in flight or just finished (its
-    handler may not have run yet), including one the page started just before we reached the bottom. Otherwise it ends when `settle_s` is over ("window"); a
-    request still running then (a slow network) is given SLOW_REQUEST_S more. Bounded by `until`, the
-    scroll budget's end.
+    handler may not have run yet), including one the page started just before we reached the bottom.
+    Otherwise it ends when `settle_s` is over ("window"); a request still running then (a slow network) is
+    given SLOW_REQUEST_S more. Bounded by `until`, the scroll budget's end.
     """
     loop = asyncio.get_running_loop()
     mark = loop.time()
@@ -182,8 +182,8 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
     """Scroll down in viewport steps until the feed ends, or a limit from the register cuts it.
 
     "Ended" means the page at the bottom had nothing pending that could append more, or did not grow for
-    `feed_settle_s` while it had (`_wait_for_more`), or listens for nothing that could load more; a cut (max_posts, max_height_px, the time budget) is a warning, so a
-    registrar sees that the capture may hold less than the feed did (`report_cut=False`: a single post's
+    `feed_settle_s` while it had (`_wait_for_more`), or listens for nothing that could load more; a cut
+    (max_posts, max_height_px, the time budget) is a warning, so a registrar sees that the capture may hold less than the feed did (`report_cut=False`: a single post's
     comments, whose expansion reports what stayed collapsed itself).
     """
     loop = asyncio.get_running_loop()

@@ -144,7 +144,8 @@ class CaptureSettings(_Model):
     concurrency: int = Field(2, ge=1, le=16, strict=True)
     max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
     scroll_budget_s: float = Field(30.0, ge=0, le=3600)
-    feed_settle_s: float = Field(3.5, ge=0.5, le=60)  # the longest wait at a feed's bottom for more while the page has something pending
+    # The longest wait at a feed's bottom for more, while the page has something pending.
+    feed_settle_s: float = Field(3.5, ge=0.5, le=60)
     retries: RetrySettings = RetrySettings()
 
 
