@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 BUSY = {"cmpDetected", "openPopupDetected", "runningOptOut", "runningOptIn"}
 CLICK_TIMEOUT_MS = 2000
-CLICK_STEP_MS = 400  # the click is tried in steps this long, looking between them whether the control left
 GONE_WAIT_S = 3.0  # how long a pressed control may take to leave with its dialog (fading out: 1 s for Osano's)
 GONE_JS = """el => {
     if (!el.isConnected) return true;
@@ -179,31 +178,20 @@ async def _press_marked(frame, attribute: str):
     def left() -> bool:  # the frame went away or to another page with the answer: the click landed
         return frame.is_detached() or frame.url != before
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + CLICK_TIMEOUT_MS / 1000
-    while True:
+    try:
+        await target.click(timeout=CLICK_TIMEOUT_MS)
+    except PlaywrightError:
+        if left():
+            return target
         try:
-            # Whether it can be clicked is asked in steps (a trial click clicks nothing), so a control fading
-            # out with its dialog (autoconsent answered it meanwhile), which never becomes clickable, is seen
-            # gone after one step instead of the whole timeout (2 s per dialog); then one real click.
-            await target.click(timeout=CLICK_STEP_MS, trial=True)
-            await target.click(timeout=max(CLICK_STEP_MS, (deadline - loop.time()) * 1000))
-            break
-        except PlaywrightError:
-            if left():
-                return target
-            try:
-                if await target.evaluate(GONE_JS):
-                    return target  # gone with its dialog: the click landed, or the dialog was answered
-                if loop.time() < deadline:
-                    continue
-                await target.evaluate("el => el.click()")
-                break
-            except PlaywrightError as exc:
-                # A consent page whose form posts and redirects back: under load the click's own wait can fail
-                # while the navigation it started is on its way, and then the frame's document is replaced.
-                navigated = "context was destroyed" in str(exc) or "navigat" in str(exc).lower()
-                return target if left() or navigated else None
+            if await target.evaluate(GONE_JS):
+                return target  # gone with its dialog: the click landed before the wait for it ran out
+            await target.evaluate("el => el.click()")
+        except PlaywrightError as exc:
+            # A consent page whose form posts and redirects back: under load the click's own wait can fail
+            # while the navigation it started is on its way, and then the frame's document is replaced.
+            navigated = "context was destroyed" in str(exc) or "navigat" in str(exc).lower()
+            return target if left() or navigated else None
     try:
         await target.evaluate(f"el => el.removeAttribute('{attribute}')")
     except PlaywrightError:
