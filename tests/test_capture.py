@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import time
 from types import SimpleNamespace
@@ -71,6 +72,22 @@ def test_page_far_beyond_texture_limit_is_stitched_exactly(site, browser_choice)
     assert image.size == expected.size
     # Every pixel, including the fixed header exactly once at the top and nowhere else.
     assert image.tobytes() == expected.tobytes(), first_difference(image, expected)
+    # The hashes the manifest carries are of exactly these pixels: each tile's, and the page's end to end.
+    decoded = [Image.open(io.BytesIO(t.png)).convert("RGB").tobytes() for t in result.tiles]
+    assert [t.pixels_sha256 for t in result.tiles] == [hashlib.sha256(d).hexdigest() for d in decoded]
+    assert result.pixels_sha256 == hashlib.sha256(b"".join(decoded)).hexdigest()
+
+
+def test_a_page_that_changes_while_captured_has_its_seams_named(site, browser_choice):
+    """Each seam between two captures is compared with a fresh capture across it; on a page whose colour
+    changes every 20 ms they differ, are captured again, still differ, and the capture says so."""
+    (result,) = capture(browser_choice, [page("changing", f"{site}/changing.html")], feed_settle_s=0.5)
+    assert result.ok, result.error
+    segments = plan_segments(plan_tiles(16_000, tile_height_for(1280)))
+    assert len(segments) >= 2
+    assert result.seam_check["seams"] == len(segments) - 1
+    assert result.seam_check["mismatched_at_px"] == [s[0][0] for s in segments[1:]]
+    assert any("kept changing while it was captured" in w for w in result.warnings), result.warnings
 
 
 def test_tall_page_is_cut_at_max_height_and_says_so(site, browser_choice):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from archiver.capture.browser import find_browser
-from archiver.capture.tiles import cut, normalise_png, plan_segments, plan_tiles, stack
+from archiver.capture.tiles import cut, encode_png, normalise_png, plan_segments, plan_tiles, stack
 from archiver.errors import ConfigurationError, NotFoundError
 from archiver.models import new_bundle_id
 from archiver.schedule import add_months, due_status
@@ -128,6 +128,27 @@ def test_cutting_a_segment_gives_its_tiles_back_exactly():
     assert [t.size for _, t in tiles] == [(40, 120), (40, 120), (40, 60)]
     assert stack([Image.open(io.BytesIO(png)).convert("RGB") for png, _ in tiles]).tobytes() == image.tobytes()
     assert cut(image, [(0, 300)], b"browser bytes") == [(b"browser bytes", image)]
+
+
+@pytest.mark.parametrize("size", [(5, 5), (37, 5), (5, 29), (300, 211)])
+def test_our_png_encoder_is_lossless_and_read_by_pillow_and_img2pdf(size):
+    import random
+
+    import img2pdf
+    import pikepdf
+
+    rng = random.Random(size[0] * 1000 + size[1])
+    image = Image.frombytes("RGB", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3)))
+    data = encode_png(image)
+    decoded = Image.open(io.BytesIO(data))
+    assert (decoded.mode, decoded.size) == ("RGB", size)
+    assert decoded.tobytes() == image.tobytes()
+    # img2pdf embeds the deflated rows as they are, with PNG's predictor: a reader undoes the "Up" filter.
+    pdf = pikepdf.open(io.BytesIO(img2pdf.convert([data], rotation=img2pdf.Rotation.none)))
+    (xobject,) = pdf.pages[0].Resources.XObject.values()
+    assert pikepdf.PdfImage(xobject).as_pil_image().tobytes() == image.tobytes()
+    with pytest.raises(ValueError, match="RGB"):
+        encode_png(image.convert("L"))
 
 
 def test_step_clock_times_steps_with_cpu_of_this_process_and_its_children():

@@ -146,7 +146,8 @@ def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, til
 
 def _tile_images(pdf: pikepdf.Pdf, tiles) -> list[pikepdf.Object]:
     """Image XObjects made by img2pdf from the PNGs as captured (no pixel is re-encoded)."""
-    source = pikepdf.open(io.BytesIO(img2pdf.convert([t.png for t in tiles])))
+    # No rotation: img2pdf would otherwise decode every PNG whole to look for an EXIF orientation in it.
+    source = pikepdf.open(io.BytesIO(img2pdf.convert([t.png for t in tiles], rotation=img2pdf.Rotation.none)))
     images = []
     for src_page in source.pages:
         (image,) = src_page.Resources.XObject.values()

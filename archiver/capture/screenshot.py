@@ -40,22 +40,31 @@ async def _shot(cdp, top: int, width: int, height: int) -> bytes:
     return base64.b64decode(result["data"])
 
 
-def _decode(raw: bytes, segment: list[tuple[int, int]], width: int) -> list[tuple[bytes, Image.Image, str]]:
-    """A segment's capture as its tiles: PNG bytes as stored, decoded image, pixel hash."""
+def _decode(raw: bytes, segment: list[tuple[int, int]], width: int):
+    """A segment's capture as what the rest needs of it: each tile's PNG bytes (as stored) and pixel hash,
+    the segment's pixels, and its top and bottom SEAM_PROBE_PX rows for the seam checks.
+
+    The tiles are full-width bands, so the segment's pixels are its tiles' pixels end to end: taken
+    once, they give every tile's hash (as slices) and the capture's running hash; the decoded images
+    are not kept, so a segment waiting its turn holds its pixels once.
+    """
     png, image = tiling.normalise_png(raw)
     height = sum(h for _, h in segment)
     if image.size != (width, height):
         raise PageFailed(f"browser returned a {image.size[0]}x{image.size[1]} image for a {width}x{height} "
                          f"capture at y={segment[0][0]}")
-    return [(tile_png, tile, hashlib.sha256(tile.tobytes()).hexdigest())
-            for tile_png, tile in tiling.cut(image, segment, png)]
+    pixels = memoryview(image.tobytes())
+    stride, top0 = width * 3, segment[0][0]
+    tiles = [(tile_png, hashlib.sha256(pixels[(top - top0) * stride:(top - top0 + h) * stride]).hexdigest())
+             for (tile_png, _), (top, h) in zip(tiling.cut(image, segment, png), segment)]
+    top_rows = image.crop((0, 0, width, min(SEAM_PROBE_PX, height)))
+    return tiles, pixels, top_rows, _bottom_rows(image)
 
 
-def _seam_matches(probe: bytes, upper_rows: Image.Image, first: Image.Image) -> bool:
+def _seam_matches(probe: bytes, upper_rows: Image.Image, lower_rows: Image.Image) -> bool:
     """Does a fresh capture straddling a seam equal the rows the two segments put there?"""
     _, fresh = tiling.normalise_png(probe)
-    lower = first.crop((0, 0, first.width, min(SEAM_PROBE_PX, first.height)))
-    return fresh.tobytes() == tiling.stack([upper_rows, lower]).tobytes()
+    return fresh.tobytes() == tiling.stack([upper_rows, lower_rows]).tobytes()
 
 
 async def _take(cdp, segment: list[tuple[int, int]], width: int, first: bool, probing: list[float]):
@@ -96,18 +105,18 @@ async def capture_tiles(cdp, capture: PageCapture, clock: StepClock | None = Non
     async def settle_oldest() -> None:
         nonlocal previous_rows
         segment, probe, decoding = pending.popleft()
-        tiles = await decoding
-        if probe is not None and not _seam_matches(probe, previous_rows, tiles[0][1]):
+        tiles, pixels, top_rows, bottom_rows = await decoding
+        if probe is not None and not _seam_matches(probe, previous_rows, top_rows):
             top = segment[0][0]
             log.info("%s: seam at y=%d differs from a fresh capture; capturing again", capture.page_id, top)
             raw, probe = await _take(cdp, segment, width, first=False, probing=probing)
-            tiles = await asyncio.to_thread(_decode, raw, segment, width)
-            if not _seam_matches(probe, previous_rows, tiles[0][1]):
+            tiles, pixels, top_rows, bottom_rows = await asyncio.to_thread(_decode, raw, segment, width)
+            if not _seam_matches(probe, previous_rows, top_rows):
                 mismatched.append(top)
-        for (top, height), (png, image, pixels_sha256) in zip(segment, tiles):
-            digest.update(image.tobytes())
+        digest.update(pixels)  # the tiles' pixels in order: the segment's, top to bottom
+        for (top, height), (png, pixels_sha256) in zip(segment, tiles):
             capture.tiles.append(Tile(len(capture.tiles), top, width, height, png, pixels_sha256))
-        previous_rows = _bottom_rows(tiles[-1][1])
+        previous_rows = bottom_rows
 
     for index, segment in enumerate(segments):
         raw, probe = await _take(cdp, segment, width, first=index == 0, probing=probing)
