@@ -309,8 +309,8 @@ def wrong_rows(png: Path) -> int:
 
 
 NOTES = [
-    ("archiver: the page in exact clipped captures cut into tiles, every seam between captures re-captured and "
-     "compared, then a PDF/A-2b built, "
+    ("archiver: the page in exact clipped captures cut into tiles, every seam between captures checked by "
+     "captures that overlap, then a PDF/A-2b built, "
      "validated and stored with its manifest and catalog entry; 2 pages at once, one browser context each."),
     ("shot-scraper: Playwright's plain full_page screenshot, one capture of the whole page that nothing "
      "checks (past Chromium's 16,384 px texture limit it can repeat or blend rows, and go white below "

@@ -79,8 +79,8 @@ def test_page_far_beyond_texture_limit_is_stitched_exactly(site, browser_choice)
 
 
 def test_a_page_that_changes_while_captured_has_its_seams_named(site, browser_choice):
-    """Each seam between two captures is compared with a fresh capture across it; on a page whose colour
-    changes every 20 ms they differ, are captured again, still differ, and the capture says so."""
+    """Each capture repeats the last rows of the one above it; on a page whose colour changes every 20 ms
+    those rows differ, the segment is captured again, they still differ, and the capture says so."""
     (result,) = capture(browser_choice, [page("changing", f"{site}/changing.html")], feed_settle_s=0.5)
     assert result.ok, result.error
     segments = plan_segments(plan_tiles(16_000, tile_height_for(1280)))

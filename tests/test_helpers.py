@@ -128,6 +128,8 @@ def test_cutting_a_segment_gives_its_tiles_back_exactly():
     assert [t.size for _, t in tiles] == [(40, 120), (40, 120), (40, 60)]
     assert stack([Image.open(io.BytesIO(png)).convert("RGB") for png, _ in tiles]).tobytes() == image.tobytes()
     assert cut(image, [(0, 300)], b"browser bytes") == [(b"browser bytes", image)]
+    ((encoded, _),) = cut(image, [(0, 300)], None)  # the browser's bytes held more rows: encoded anew
+    assert Image.open(io.BytesIO(encoded)).convert("RGB").tobytes() == image.tobytes()
 
 
 @pytest.mark.parametrize("size", [(5, 5), (37, 5), (5, 29), (300, 211)])

@@ -172,7 +172,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             await steps.read_text(page, capture)
         with clock.step("tiles"):
             cdp = await context.new_cdp_session(page)
-            await screenshot.capture_tiles(cdp, capture, clock)
+            await screenshot.capture_tiles(cdp, capture)
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
         capture.status = "ok"

@@ -85,9 +85,10 @@ def plan_segments(bounds: list[tuple[int, int]], max_px: int = SEGMENT_MAX_PX) -
     return segments
 
 
-def cut(image: Image.Image, segment: list[tuple[int, int]], raw_png: bytes) -> list[tuple[bytes, Image.Image]]:
-    """A segment's capture cut into its tiles as PNG; a one-tile segment keeps the browser's bytes."""
-    if len(segment) == 1:
+def cut(image: Image.Image, segment: list[tuple[int, int]], raw_png: bytes | None) -> list[tuple[bytes, Image.Image]]:
+    """A segment's capture cut into its tiles as PNG; a one-tile segment keeps the browser's bytes when
+    they are exactly its rows (`raw_png`; None when the capture held more)."""
+    if len(segment) == 1 and raw_png is not None:
         return [(raw_png, image)]
     top0 = segment[0][0]
     tiles = []

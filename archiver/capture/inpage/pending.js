@@ -1,7 +1,8 @@
 // Init script, before any of the page's own: what the page still has coming by itself, so a wait for a consent
 // dialog that a late-loaded consent manager will show can end as soon as nothing could bring one. It counts
 // the page's own short timers (setTimeout up to 5 s, from the page's scripts, not ours or autoconsent's: those
-// have no http(s) address on their stack) and notes when the DOM, shadow roots included, last changed.
+// have no http(s) address on their stack) and notes when the DOM, shadow roots included, last changed (by
+// the page: not our marks or autoconsent's style elements).
 // The feed-end wait (grow.js) also needs what could bring a feed's next batch without a timer: animation
 // frames and idle callbacks the page's scripts asked for, and intervals of theirs up to 5 s (a poll).
 // `__archiverPending()` returns {timers, frames, idle, intervals, quietMs, sinceLoadMs} (sinceLoadMs -1
@@ -63,7 +64,17 @@
   };
 
   let lastChange = performance.now();
-  const changed = () => { lastChange = performance.now(); };
+  // Changes that are not the page's own: our marks on its controls (data-archiver-*) and the style
+  // elements autoconsent adds, fills and takes away (autoconsent-prehide, autoconsent-css-rules).
+  const ours = (node) => node && node.nodeName === 'STYLE' && /^autoconsent-/.test(node.id || '');
+  const foreign = (r) => (r.type === 'attributes' && /^data-archiver-/.test(r.attributeName || ''))
+    || ours(r.target) || (r.type === 'childList' && r.addedNodes.length + r.removedNodes.length > 0
+      && [...r.addedNodes, ...r.removedNodes].every(ours));
+  // Nor is the parser's building of the document: quiet is counted from the first change after it.
+  const changed = (records) => {
+    if (document.readyState === 'loading') return;
+    if (!records || !records.every || !records.every(foreign)) lastChange = performance.now();
+  };
   const watch = (root) => new MutationObserver(changed).observe(root, {childList: true, subtree: true, attributes: true});
   watch(document);
   const nativeAttach = Element.prototype.attachShadow;
