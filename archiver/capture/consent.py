@@ -41,6 +41,9 @@ AUTOCONSENT_CONFIG = {
     "enablePrehide": True,
     "enableCosmeticRules": True,
     "detectRetries": 6,
+    # Our init script runs in the page's own world, so a rule's check of the page's globals is called there
+    # at once instead of as a message to us and an evaluate back (two round trips through the driver).
+    "isMainWorld": True,
     "logs": {"lifecycle": False, "rulesteps": False, "evals": False, "errors": False, "messages": False},
 }
 INIT_JS = """a => window.autoconsentReceiveMessage(
