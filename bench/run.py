@@ -13,7 +13,7 @@ Chromium's 16,384 px texture limit), into PNG only. The report also says whether
 60,000 px page, whose every pixel is known.
 
 Run as `python -m bench.run` from the project folder (`make bench`); figures also go to
-output/bench.json.
+output/bench.json. BENCH_SETS picks the sets (default plain,heavy,scale: bench/heavy.py, bench/scale.py).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from archiver.demo.server import expected_row_colour, serve_directory, tall_page
 from bench import heavy
 from bench.pages import FixturePage, write_site
 from bench.profile import covered, report_lines, step_table
+from bench.scale import run_scale, scale_report
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # fewer for a quick look; medians need 3
 SAMPLE_S = 0.05
@@ -57,6 +58,7 @@ class Sample:
     peak_mb: float
     cpu_s: float  # CPU time of the whole process tree: the work done, whatever else the machine did
     profile: dict | None = None  # archiver's own per-step figures (`run --profile`)
+    own_peak_mb: float = 0.0  # the command's own process alone (for us: the Python process)
 
 
 def measure(cmd: list[str], env: dict[str, str], log: Path, profile: Path | None = None) -> Sample:
@@ -69,9 +71,13 @@ def measure(cmd: list[str], env: dict[str, str], log: Path, profile: Path | None
     with log.open("wb") as out:
         start = time.perf_counter()
         proc = psutil.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        peak, code = 0, None
+        peak, own, code = 0, 0, None
         while code is None and time.perf_counter() - start < COMMAND_LIMIT_S:
             peak = max(peak, _sample_tree(proc, cpu))
+            try:
+                own = max(own, proc.memory_info().rss)
+            except psutil.Error:
+                pass  # it has just exited
             try:
                 code = proc.wait(timeout=SAMPLE_S)
             except psutil.TimeoutExpired:
@@ -84,7 +90,7 @@ def measure(cmd: list[str], env: dict[str, str], log: Path, profile: Path | None
     if code != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} exited {code}:\n{log.read_text(errors='replace')[-3000:]}")
     figures = json.loads(profile.read_text(encoding="utf-8")) if profile is not None else None
-    return Sample(seconds, peak / 2**20, sum(cpu.values()), figures)
+    return Sample(seconds, peak / 2**20, sum(cpu.values()), figures, own / 2**20)
 
 
 def _sample_tree(proc: psutil.Process, cpu: dict[int, float]) -> int:
@@ -283,6 +289,13 @@ def bench(tmp: Path, set_name: str = "plain") -> dict:
     }
 
 
+def _scale(tmp: Path) -> dict:
+    """The scale set (bench/scale.py): our runs of 10 and 100 pages and of one 100,000 px page."""
+    ours = [str(BIN / "archiver"), "-q", "--registry"]
+    return run_scale(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml,
+                     lambda registry: [*ours, str(registry), "run", "--json", "--reason", "bench", "--by", "bench"])
+
+
 def _measure_tool(tool: Tool, extra: list[str], tmp: Path, name: str) -> Sample:
     profile = tmp / f"{name}-profile.json" if tool.profiles else None
     return measure(tool.cmd + extra + (["--profile", str(profile)] if profile else []), tool.env,
@@ -368,19 +381,19 @@ def report(figures: dict) -> str:
 
 def main() -> int:
     """Each set of BENCH_SETS (default both: plain, heavy) in turn; output/bench.json holds them by name."""
-    names = [n for n in os.environ.get("BENCH_SETS", "plain,heavy").split(",") if n]
-    unknown = [n for n in names if n not in SETS]
+    names = [n for n in os.environ.get("BENCH_SETS", "plain,heavy,scale").split(",") if n]
+    unknown = [n for n in names if n not in (*SETS, "scale")]
     if unknown:
         raise SystemExit(f"bench: BENCH_SETS names no set {', '.join(unknown)}; the sets are {', '.join(SETS)}")
     figures = {}
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         for name in names:
             print(f"bench: the {name} set", file=sys.stderr, flush=True)
-            figures[name] = bench(Path(tmp) / name, name)
+            figures[name] = _scale(Path(tmp) / name) if name == "scale" else bench(Path(tmp) / name, name)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for name, one in figures.items():
-        print(f"\n=== the {name} set ===\n{report(one)}")
+        print(f"\n=== the {name} set ===\n{scale_report(one) if name == 'scale' else report(one)}")
     print(f"\nfigures written to {OUTPUT}")
     return 0
 

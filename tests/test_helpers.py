@@ -204,3 +204,20 @@ def test_bench_profile_adds_each_step_over_pages_from_the_median_of_repeats():
     lines = report_lines(table, 6.5, 3)
     assert [line.split()[0] for line in lines[2:5]] == ["start-up", "captures", "tiles"]
     assert "100% of the 6.50 s measured" in lines[-1]
+
+
+def test_bench_scale_set_cycles_the_pages_under_new_addresses_and_flags_memory_over_the_limit():
+    from bench.pages import FixturePage
+    from bench.scale import scale_pages, scale_report
+
+    site = [FixturePage(f"p{n}", "facebook", f"/p{n}.html", 1500 + n) for n in range(3)]
+    pages = scale_pages(site, 7)
+    assert len({p.id for p in pages}) == len({p.path for p in pages}) == 7
+    assert [p.path.split("?")[0] for p in pages] == [f"/p{n % 3}.html" for n in range(7)]
+    run = {"pages": 10, "seconds": 12.0, "seconds_per_page": 1.2, "own_peak_mb": 180, "tree_peak_mb": 1500,
+           "cpu_s": 20.0}
+    figures = {"runs": {"10 pages": run, "100 pages": dict(run, pages=100, own_peak_mb=420)},
+               "per_page_ratio_100_over_10": 1.0, "own_peak_limit_mb": 400}
+    assert "NO (100 pages)" in scale_report(figures)
+    figures["runs"]["100 pages"]["own_peak_mb"] = 390
+    assert "400 MB in every run: yes" in scale_report(figures)
