@@ -221,3 +221,13 @@ def test_bench_scale_set_cycles_the_pages_under_new_addresses_and_flags_memory_o
     assert "NO (100 pages)" in scale_report(figures)
     figures["runs"]["100 pages"]["own_peak_mb"] = 390
     assert "400 MB in every run: yes" in scale_report(figures)
+
+
+def test_concurrency_left_out_is_one_page_per_core_within_memory():
+    from archiver.capture.page import PAGE_MEMORY_BYTES, auto_concurrency
+
+    assert auto_concurrency(cpus=2, available_bytes=20 * 2**30) == 2
+    assert auto_concurrency(cpus=16, available_bytes=3 * PAGE_MEMORY_BYTES) == 3  # memory bounds it
+    assert auto_concurrency(cpus=64, available_bytes=None) == 8  # and a ceiling
+    assert auto_concurrency(cpus=4, available_bytes=PAGE_MEMORY_BYTES // 2) == 1
+    assert 1 <= auto_concurrency() <= 8  # this machine's own figures

@@ -59,7 +59,7 @@ def test_minimal_register_loads_with_defaults(tmp_path):
     assert register.capture.timeout_s == 90
     assert register.capture.max_height_px == 100_000
     assert register.capture.allow_private_networks is False
-    assert register.capture.concurrency == 2
+    assert register.capture.concurrency is None  # chosen from cores and memory at run time (auto_concurrency)
     assert register.storage.local == "output" and register.storage.s3 is None
     assert register.bundle.pdfa == "2b"
     assert register.pages == [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,11 +71,29 @@ class CaptureSettings:
             scroll_budget_s=capture.scroll_budget_s,
             feed_settle_s=capture.feed_settle_s,
             allow_private_networks=capture.allow_private_networks,
-            concurrency=capture.concurrency,
+            concurrency=capture.concurrency or auto_concurrency(),
             sessions_dir=str(sessions_dir) if sessions_dir else None,
             attempts=capture.retries.attempts,
             backoff_s=capture.retries.backoff_s,
         )
+
+
+PAGE_MEMORY_BYTES = 768 * 2**20  # what one page in flight may take: its renderer, its segments' pixels
+MAX_AUTO_CONCURRENCY = 8
+
+
+def auto_concurrency(cpus: int | None = None, available_bytes: int | None = None) -> int:
+    """Pages at once when the register does not say: one per core (capturing is CPU work: Chromium lays
+    out, rasterises and encodes; we decode and hash), fewer if the memory available now would not hold
+    PAGE_MEMORY_BYTES each; 1 to MAX_AUTO_CONCURRENCY. Unknown figures count as no limit."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if available_bytes is None:
+        import psutil
+
+        available_bytes = psutil.virtual_memory().available  # free, plus the cache the kernel would give up
+    by_memory = available_bytes // PAGE_MEMORY_BYTES if available_bytes else cpus
+    return max(1, min(cpus, by_memory, MAX_AUTO_CONCURRENCY))
 
 
 def _load_session(capture: PageCapture, recipe, settings: CaptureSettings):
@@ -317,6 +336,7 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
     """
     keeper = browser if isinstance(browser, BrowserKeeper) else BrowserKeeper.fixed(browser)
     gate = asyncio.Semaphore(settings.concurrency)
+    log.info("capturing with %d page(s) at once", settings.concurrency)
     user_agents = await visitor_user_agents(await keeper.get())
 
     async def one(page, variant):

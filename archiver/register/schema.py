@@ -141,7 +141,7 @@ class CaptureSettings(_Model):
     timeout_s: float = Field(90.0, gt=0, le=3600)
     max_height_px: int = Field(100_000, ge=1000, le=1_000_000, strict=True)
     allow_private_networks: bool = Field(False, strict=True)
-    concurrency: int = Field(2, ge=1, le=16, strict=True)
+    concurrency: int | None = Field(None, ge=1, le=16, strict=True)  # None: chosen from cores and memory
     max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
     scroll_budget_s: float = Field(30.0, ge=0, le=3600)
     # The longest wait at a feed's bottom for more, while the page has something pending.
