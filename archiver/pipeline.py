@@ -10,9 +10,11 @@ import asyncio
 import errno
 import importlib
 import logging
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +30,7 @@ from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id,
 from archiver.profile import CpuSampler, StepClock
 from archiver.register.schema import PageEntry, TimestampSettings
 from archiver.store import Store
+from archiver.store.local import STALE_AFTER_S
 
 if TYPE_CHECKING:  # imported on the set-up thread while Chromium starts (`_set_up`), not before
     from archiver.bundle.pdf import RunInfo
@@ -129,12 +132,35 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
-    settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile)
-    captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
-        browser, pages, settings, on_page, lambda: _set_up(store, catalog), request.capture_keys, clock))
-    run_info = _run_info(register, bundle_id, request, started, browser_version)
-    return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
-                                 completes=request.completes, clock=clock)
+    with _tile_spool(bundle_id) as spool:
+        settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile,
+                           tile_spool=str(spool))
+        captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
+            browser, pages, settings, on_page, lambda: _set_up(store, catalog), request.capture_keys, clock))
+        run_info = _run_info(register, bundle_id, request, started, browser_version)
+        return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
+                                     completes=request.completes, clock=clock)
+
+
+SPOOL_PREFIX = "archiver-tiles-"
+
+
+@contextmanager
+def _tile_spool(bundle_id: str) -> Iterator[Path]:
+    """A folder for the run's tile PNGs until its PDF is built (so a run's memory does not grow with its
+    pages), removed afterwards; ones a killed run left in the temporary folder go a day later."""
+    root = Path(tempfile.gettempdir())
+    for stale in root.glob(f"{SPOOL_PREFIX}*"):
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            continue  # another run's, gone meanwhile
+    spool = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{bundle_id}-", dir=root))
+    try:
+        yield spool
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,

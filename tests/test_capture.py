@@ -90,6 +90,17 @@ def test_a_page_that_changes_while_captured_has_its_seams_named(site, browser_ch
     assert any("kept changing while it was captured" in w for w in result.warnings), result.warnings
 
 
+def test_tiles_can_wait_on_disk_and_are_the_same_pixels(site, browser_choice, tmp_path):
+    """A run spools its tiles (CaptureSettings.tile_spool) so its memory does not grow with its pages."""
+    (result,) = capture(browser_choice, [page("tall", f"{site}/tall-12000")], tile_spool=str(tmp_path))
+    assert result.ok, result.error
+    assert result.tiles and all(t.png is None and t.path.parent == tmp_path for t in result.tiles)
+    image = stack([Image.open(t.path).convert("RGB") for t in result.tiles])
+    assert image.tobytes() == expected_image(1280, 12_000).tobytes()
+    assert [t.pixels_sha256 for t in result.tiles] == [
+        hashlib.sha256(Image.open(t.path).convert("RGB").tobytes()).hexdigest() for t in result.tiles]
+
+
 def test_tall_page_is_cut_at_max_height_and_says_so(site, browser_choice):
     (result,) = capture(browser_choice, [page("tall", f"{site}/tall-12000")], max_height_px=5_000)
     assert result.ok, result.error

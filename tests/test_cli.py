@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def test_run_with_a_failed_page_exits_1_and_bundles_the_rest(partial_run):
     _registry, result = partial_run
     assert result.returncode == 1, result.stderr
     out = json.loads(result.stdout)
+    # The tiles waited on disk for the PDF (archiver.pipeline._tile_spool); that folder is gone with the run.
+    assert not list(Path(tempfile.gettempdir()).glob(f"archiver-tiles-{out['bundle_id']}-*"))
     assert set(out) == {"bundle_id", "pdf", "manifest", "pages"}
     assert out["pages"] == [{"id": "feed", "variant": "desktop", "status": "ok", "error": None, "failure": None},
                             {"id": "gone", "variant": "desktop", "status": "failed",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import io
 import logging
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,10 +145,19 @@ def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, til
     page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
 
 
-def _tile_images(pdf: pikepdf.Pdf, tiles) -> list[pikepdf.Object]:
-    """Image XObjects made by img2pdf from the PNGs as captured (no pixel is re-encoded)."""
-    # No rotation: img2pdf would otherwise decode every PNG whole to look for an EXIF orientation in it.
-    source = pikepdf.open(io.BytesIO(img2pdf.convert([t.png for t in tiles], rotation=img2pdf.Rotation.none)))
+def _tile_images(pdf: pikepdf.Pdf, tiles, scratch: Path, sources: list[pikepdf.Pdf]) -> list[pikepdf.Object]:
+    """Image XObjects made by img2pdf from the PNGs as captured (no pixel is re-encoded).
+
+    img2pdf writes them to a file in `scratch`, opened from there (kept in `sources` until the save): the
+    copies into `pdf` read their data from it only when the PDF is written, so the run's images are never
+    all in memory at once.
+    """
+    path = scratch / f"tiles-{len(sources)}.pdf"
+    with path.open("wb") as out:
+        # No rotation: img2pdf would otherwise decode every PNG whole to look for an EXIF orientation in it.
+        img2pdf.convert([t.source for t in tiles], rotation=img2pdf.Rotation.none, outputstream=out)
+    source = pikepdf.open(path)
+    sources.append(source)
     images = []
     for src_page in source.pages:
         (image,) = src_page.Resources.XObject.values()
@@ -167,18 +177,26 @@ class PdfLayout:
 def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path, clock: StepClock | None = None) -> PdfLayout:
     """Write the PDF/A to `dest`. Raises BundleError, writing nothing, if it does not validate."""
     clock = clock or StepClock()
-    with clock.step("PDF build"):
-        pdf, layout = _build(run, captures)
-    with clock.step("PDF/A validation and save"):
+    sources: list[pikepdf.Pdf] = []
+    with tempfile.TemporaryDirectory(prefix="archiver-pdf-") as scratch:
         try:
-            report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
-        except pikepdf.pdfa.PdfaError as exc:
-            raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n{exc.report.summary()}") from exc
+            with clock.step("PDF build"):
+                pdf, layout = _build(run, captures, Path(scratch), sources)
+            with clock.step("PDF/A validation and save"):
+                try:
+                    report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
+                except pikepdf.pdfa.PdfaError as exc:
+                    raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n"
+                                      f"{exc.report.summary()}") from exc
+        finally:
+            for source in sources:
+                source.close()
     log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, len(pdf.pages), report.verdict)
     return layout
 
 
-def _build(run: RunInfo, captures: list[PageCapture]) -> tuple[pikepdf.Pdf, PdfLayout]:
+def _build(run: RunInfo, captures: list[PageCapture], scratch: Path,
+           sources: list[pikepdf.Pdf]) -> tuple[pikepdf.Pdf, PdfLayout]:
     """The whole document in memory: cover, tiles, text layer, outline, metadata."""
     font = find_font()
     ok = [c for c in captures if c.ok]
@@ -215,7 +233,7 @@ def _build(run: RunInfo, captures: list[PageCapture]) -> tuple[pikepdf.Pdf, PdfL
 
     for capture in ok:
         first = first_index[capture.key]
-        for offset, (tile, image) in enumerate(zip(capture.tiles, _tile_images(pdf, capture.tiles))):
+        for offset, (tile, image) in enumerate(zip(capture.tiles, _tile_images(pdf, capture.tiles, scratch, sources))):
             _place_tile(pdf, pdf.pages[first + offset], image, tile)
 
     with pdf.open_outline() as outline:

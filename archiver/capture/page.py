@@ -59,6 +59,7 @@ class CaptureSettings:
     net_guard: Callable[[], NetGuard] = NetGuard
     throttle: Throttle | None = None  # emulated slow network and CPU, for tests and benchmarks only
     profile: bool = False  # CPU seconds per step as well as wall seconds (archiver.profile)
+    tile_spool: str | None = None  # a folder the tiles' PNGs wait in until the PDF is built; None: in memory
 
     @classmethod
     def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
@@ -191,7 +192,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             await steps.read_text(page, capture)
         with clock.step("tiles"):
             cdp = await context.new_cdp_session(page)
-            await screenshot.capture_tiles(cdp, capture)
+            await screenshot.capture_tiles(cdp, capture, Path(settings.tile_spool) if settings.tile_spool else None)
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
         capture.status = "ok"

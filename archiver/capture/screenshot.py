@@ -13,6 +13,7 @@ import base64
 import hashlib
 import logging
 from collections import deque
+from pathlib import Path
 
 from archiver.capture import tiles as tiling
 from archiver.capture.steps import PageFailed
@@ -68,7 +69,7 @@ async def _take(cdp, segment: list[tuple[int, int]], width: int, first: bool) ->
     return raw, overlap
 
 
-async def capture_tiles(cdp, capture: PageCapture) -> None:
+async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None) -> None:
     """Capture segment by segment (a few tiles each) while earlier segments are decoded in threads.
 
     Chromium captures segment n+1 while Python decodes, cuts and hashes segment n, so both cores
@@ -77,6 +78,7 @@ async def capture_tiles(cdp, capture: PageCapture) -> None:
     moments, must be equal, or the page moved or changed at the seam. A seam that differs gets its
     lower segment captured again; if it still differs, the page is changing under us and the capture
     says so rather than hiding it. Tiles within one segment come from one capture and have no seam.
+    With `spool` (a folder), each tile's PNG is written there as it is cut and not kept in memory.
     """
     bounds = tiling.plan_tiles(capture.height, tiling.tile_height_for(capture.width))
     segments = tiling.plan_segments(bounds)
@@ -100,7 +102,12 @@ async def capture_tiles(cdp, capture: PageCapture) -> None:
                 mismatched.append(top)
         digest.update(pixels)  # the tiles' pixels in order: the segment's, top to bottom
         for (top, height), (png, pixels_sha256) in zip(segment, tiles):
-            capture.tiles.append(Tile(len(capture.tiles), top, width, height, png, pixels_sha256))
+            tile = Tile(len(capture.tiles), top, width, height, png, pixels_sha256)
+            if spool is not None:
+                tile.path = spool / f"{capture.key}-{tile.index:04d}.png"
+                await asyncio.to_thread(tile.path.write_bytes, png)
+                tile.png = None
+            capture.tiles.append(tile)
         previous_rows = bottom_rows
 
     for index, segment in enumerate(segments):
