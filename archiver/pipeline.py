@@ -135,6 +135,8 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
     with _tile_spool(bundle_id) as spool:
         settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile,
                            tile_spool=str(spool))
+        log.info("capturing %d page(s) at once%s", settings.concurrency,
+                 "" if register.capture.concurrency else " (one per core, within memory)")
         captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
             browser, pages, settings, on_page, lambda: _set_up(store, catalog), request.capture_keys, clock))
         run_info = _run_info(register, bundle_id, request, started, browser_version)

@@ -337,7 +337,6 @@ async def capture_pages(browser, pages: Sequence, settings: CaptureSettings, on_
     """
     keeper = browser if isinstance(browser, BrowserKeeper) else BrowserKeeper.fixed(browser)
     gate = asyncio.Semaphore(settings.concurrency)
-    log.info("capturing with %d page(s) at once", settings.concurrency)
     user_agents = await visitor_user_agents(await keeper.get())
 
     async def one(page, variant):
