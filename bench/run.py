@@ -201,6 +201,12 @@ class Tool:
     profiles: bool = False  # takes `--profile FILE`
 
 
+def archiver_run(registry: Path) -> list[str]:
+    """Our whole run over `registry`, as every set runs it."""
+    return [str(BIN / "archiver"), "-q", "--registry", str(registry), "run", "--json", "--reason", "bench",
+            "--by", "bench"]
+
+
 def tools_for(tmp: Path, base_url: str, pages: list[FixturePage]) -> dict[str, Tool]:
     """Each tool's command line and environment, with its input files written to `tmp`."""
     (tmp / "pages.yaml").write_text(register_yaml(pages, base_url, tmp / "store"), encoding="utf-8")
@@ -208,9 +214,7 @@ def tools_for(tmp: Path, base_url: str, pages: list[FixturePage]) -> dict[str, T
     (tmp / "png").mkdir()
     shot_env, shot_browser = playwright_env(tmp)
     return {
-        "archiver": Tool([str(BIN / "archiver"), "-q", "--registry", str(tmp / "pages.yaml"), "run", "--json",
-                          "--reason", "bench", "--by", "bench"],
-                         lambda p: ["--page", p.id], dict(os.environ),
+        "archiver": Tool(archiver_run(tmp / "pages.yaml"), lambda p: ["--page", p.id], dict(os.environ),
                          find_browser().executable or "Playwright's own Chromium", profiles=True),
         "shot-scraper": Tool([str(BIN / "shot-scraper"), "multi", str(tmp / "shots.yml"), "--silent",
                               *(f"--browser-arg={flag}" for flag in QUIET_FLAGS)],
@@ -291,9 +295,7 @@ def bench(tmp: Path, set_name: str = "plain") -> dict:
 
 def _scale(tmp: Path) -> dict:
     """The scale set (bench/scale.py): our runs of 10 and 100 pages and of one 100,000 px page."""
-    ours = [str(BIN / "archiver"), "-q", "--registry"]
-    return run_scale(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml,
-                     lambda registry: [*ours, str(registry), "run", "--json", "--reason", "bench", "--by", "bench"])
+    return run_scale(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml, archiver_run)
 
 
 def _measure_tool(tool: Tool, extra: list[str], tmp: Path, name: str) -> Sample:
@@ -380,11 +382,12 @@ def report(figures: dict) -> str:
 
 
 def main() -> int:
-    """Each set of BENCH_SETS (default both: plain, heavy) in turn; output/bench.json holds them by name."""
-    names = [n for n in os.environ.get("BENCH_SETS", "plain,heavy,scale").split(",") if n]
-    unknown = [n for n in names if n not in (*SETS, "scale")]
+    """Each set of BENCH_SETS (default all: plain, heavy, scale) in turn; output/bench.json holds them by name."""
+    known = (*SETS, "scale")  # scale measures ours alone (bench/scale.py), the others both tools
+    names = [n for n in os.environ.get("BENCH_SETS", ",".join(known)).split(",") if n]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"bench: BENCH_SETS names no set {', '.join(unknown)}; the sets are {', '.join(SETS)}")
+        raise SystemExit(f"bench: BENCH_SETS names no set {', '.join(unknown)}; the sets are {', '.join(known)}")
     figures = {}
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         for name in names:
