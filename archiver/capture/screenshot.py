@@ -118,12 +118,11 @@ async def _capture_segments(cdp, capture: PageCapture, spool: Path | None, decod
                 mismatched.append(top)
         digest.update(pixels)  # the tiles' pixels in order: the segment's, top to bottom
         for (top, height), (png, pixels_sha256) in zip(segment, tiles):
-            tile = Tile(len(capture.tiles), top, width, height, png, pixels_sha256)
-            if spool is not None:
-                tile.path = spool / f"{capture.key}-{tile.index:04d}.png"
-                await asyncio.to_thread(tile.path.write_bytes, png)
-                tile.png = None
-            capture.tiles.append(tile)
+            index = len(capture.tiles)
+            path = spool / f"{capture.key}-{index:04d}.png" if spool is not None else None
+            if path is not None:
+                await asyncio.to_thread(path.write_bytes, png)
+            capture.tiles.append(Tile(index, top, width, height, None if path else png, pixels_sha256, path))
         previous_rows = bottom_rows
 
     for index, segment in enumerate(segments):

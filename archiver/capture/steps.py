@@ -183,8 +183,9 @@ async def load_everything(page, capture: PageCapture, recipe, budget: Budget, *,
 
     "Ended" means the page at the bottom had nothing pending that could append more, or did not grow for
     `feed_settle_s` while it had (`_wait_for_more`), or listens for nothing that could load more; a cut
-    (max_posts, max_height_px, the time budget) is a warning, so a registrar sees that the capture may hold less than the feed did (`report_cut=False`: a single post's
-    comments, whose expansion reports what stayed collapsed itself).
+    (max_posts, max_height_px, the time budget) is a warning, so a registrar sees that the capture may hold
+    less than the feed did (`report_cut=False`: a single post's comments, whose expansion reports what
+    stayed collapsed itself).
     """
     loop = asyncio.get_running_loop()
     started = loop.time()

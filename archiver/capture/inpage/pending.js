@@ -73,7 +73,7 @@
   // Nor is the parser's building of the document: quiet is counted from the first change after it.
   const changed = (records) => {
     if (document.readyState === 'loading') return;
-    if (!records || !records.every || !records.every(foreign)) lastChange = performance.now();
+    if (!records || !records.every(foreign)) lastChange = performance.now();  // none: a shadow root attached
   };
   const watch = (root) => new MutationObserver(changed).observe(root, {childList: true, subtree: true, attributes: true});
   watch(document);
