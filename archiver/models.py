@@ -69,7 +69,7 @@ class Tile:
     """One PDF page's image: rows `top`..`top+height` of the capture, PNG bytes as the browser gave them.
 
     In a run the bytes wait on disk (`path`, in the run's tile spool) rather than in memory, so a run of
-    a hundred pages holds no more than a run of one; `png` then is None and `source` gives the file."""
+    a hundred pages holds no more than a run of one; `png` then is None."""
 
     index: int
     top: int
@@ -78,11 +78,6 @@ class Tile:
     png: bytes | None
     pixels_sha256: str
     path: Path | None = None
-
-    @property
-    def source(self) -> bytes | str:
-        """What img2pdf reads: the bytes, or the spooled file's name."""
-        return self.png if self.png is not None else str(self.path)
 
 
 @dataclass

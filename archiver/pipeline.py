@@ -33,6 +33,7 @@ from archiver.store import Store
 from archiver.store.local import STALE_AFTER_S
 
 if TYPE_CHECKING:  # imported on the set-up thread while Chromium starts (`_set_up`), not before
+    from archiver.bundle.imagepdf import ImagePdfs
     from archiver.bundle.pdf import RunInfo
     from archiver.catalog import Catalog
 
@@ -132,16 +133,22 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
-    with _tile_spool(bundle_id) as spool:
+    with _tile_spool(bundle_id) as spool, _image_pdfs(spool) as images:
         settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile,
                            tile_spool=str(spool))
         log.info("capturing %d page(s) at once%s", settings.concurrency,
                  "" if register.capture.concurrency else " (one per core, within memory)")
+
+        def done(capture: PageCapture) -> None:  # its image PDF is made while the other pages are captured
+            images.add(capture)
+            if on_page:
+                on_page(capture)
+
         captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
-            browser, pages, settings, on_page, lambda: _set_up(store, catalog), request.capture_keys, clock))
+            browser, pages, settings, done, lambda: _set_up(store, catalog), request.capture_keys, clock))
         run_info = _run_info(register, bundle_id, request, started, browser_version)
         return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
-                                     completes=request.completes, clock=clock)
+                                     completes=request.completes, clock=clock, images=images)
 
 
 SPOOL_PREFIX = "archiver-tiles-"
@@ -163,6 +170,18 @@ def _tile_spool(bundle_id: str) -> Iterator[Path]:
         yield spool
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+
+
+@contextmanager
+def _image_pdfs(spool: Path) -> Iterator[ImagePdfs]:
+    """The run's image PDFs (archiver/bundle/imagepdf.py), made in the tile spool as captures finish."""
+    from archiver.bundle.imagepdf import ImagePdfs
+
+    images = ImagePdfs(spool)
+    try:
+        yield images
+    finally:
+        images.close()
 
 
 def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,
@@ -215,7 +234,7 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
 
 def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
                           catalog: Catalog, completes: str | None = None,
-                          clock: StepClock | None = None) -> RunResult:
+                          clock: StepClock | None = None, images: ImagePdfs | None = None) -> RunResult:
     """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog → upload (S3).
 
     A failure before the store's rename leaves nothing (the staging folder goes); one after it leaves a
@@ -230,7 +249,7 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
             pdf_path = staging / f"{bundle_id}.pdf"
             from archiver.bundle.pdf import build_pdf
 
-            layout = build_pdf(run_info, captures, pdf_path, clock)
+            layout = build_pdf(run_info, captures, pdf_path, clock, images)
             with clock.step("manifest"):
                 manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages,
                                                       layout.first_pages, layout.cover_pages, completes=completes)

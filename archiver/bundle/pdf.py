@@ -1,14 +1,14 @@
 """Building the run's PDF/A: a cover page, then each capture as exact image tiles with labels.
 
-img2pdf turns each tile's PNG into an image XObject without re-encoding its pixels; fpdf2 draws
-the cover and the labels with an embedded font; pikepdf joins them, adds bookmarks and metadata,
+img2pdf turns each capture's PNGs into image XObjects without re-encoding a pixel (archiver/bundle/
+imagepdf.py, as the capture finishes); fpdf2 draws the cover and the labels with an embedded font; QPDF
+merges the files on disk, pikepdf moves each image onto its label page and adds bookmarks and metadata,
 and `pikepdf.pdfa.save` writes the file only once its own validator approves it.
 """
 
 from __future__ import annotations
 
 import bisect
-import io
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -21,8 +21,10 @@ import pikepdf.pdfa
 from fpdf import FPDF
 from fpdf.enums import TextMode
 
+from archiver.bundle import imagepdf
 from archiver.bundle.cover import draw_cover, fmt
 from archiver.bundle.fonts import find_font
+from archiver.bundle.imagepdf import ImagePdfs
 from archiver.errors import ArchiverError
 from archiver.models import PageCapture, iso
 from archiver.profile import StepClock
@@ -145,27 +147,6 @@ def _place_tile(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object, til
     page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
 
 
-def _tile_images(pdf: pikepdf.Pdf, tiles, scratch: Path, sources: list[pikepdf.Pdf]) -> list[pikepdf.Object]:
-    """Image XObjects made by img2pdf from the PNGs as captured (no pixel is re-encoded).
-
-    img2pdf writes them to a file in `scratch`, opened from there (kept in `sources` until the save), so its
-    own copy of the images is not in memory too. The copies into `pdf` are: measured, the build's memory
-    grows by the images' size (about 250 MB for 100 ordinary pages), the one part of a run that still
-    grows with its pages.
-    """
-    path = scratch / f"tiles-{len(sources)}.pdf"
-    with path.open("wb") as out:
-        # No rotation: img2pdf would otherwise decode every PNG whole to look for an EXIF orientation in it.
-        img2pdf.convert([t.source for t in tiles], rotation=img2pdf.Rotation.none, outputstream=out)
-    source = pikepdf.open(path)
-    sources.append(source)
-    images = []
-    for src_page in source.pages:
-        (image,) = src_page.Resources.XObject.values()
-        images.append(pdf.copy_foreign(image))
-    return images
-
-
 @dataclass(frozen=True)
 class PdfLayout:
     """Where things ended up in the PDF, for the manifest (page numbers are 1-based)."""
@@ -175,32 +156,37 @@ class PdfLayout:
     first_pages: dict[str, int]
 
 
-def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path, clock: StepClock | None = None) -> PdfLayout:
-    """Write the PDF/A to `dest`. Raises BundleError, writing nothing, if it does not validate."""
+def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path, clock: StepClock | None = None,
+              images: ImagePdfs | None = None) -> PdfLayout:
+    """Write the PDF/A to `dest`. Raises BundleError, writing nothing, if it does not validate.
+
+    `images` holds the captures' image PDFs, made as they finished (the pipeline's); without it they are
+    made here."""
     clock = clock or StepClock()
-    sources: list[pikepdf.Pdf] = []
     with tempfile.TemporaryDirectory(prefix="archiver-pdf-") as scratch:
+        own = images is None
+        images = images or ImagePdfs(Path(scratch))
         try:
             with clock.step("PDF build"):
-                pdf, layout = _build(run, captures, Path(scratch), sources)
-            with clock.step("PDF/A validation and save"):
+                pdf, layout = _build(run, captures, Path(scratch), images)
+            with pdf, clock.step("PDF/A validation and save"):
                 try:
                     report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
                 except pikepdf.pdfa.PdfaError as exc:
                     raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n"
                                       f"{exc.report.summary()}") from exc
         finally:
-            for source in sources:
-                source.close()
-    log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, len(pdf.pages), report.verdict)
+            if own:
+                images.close()
+    log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, layout.pages, report.verdict)
     return layout
 
 
-def _build(run: RunInfo, captures: list[PageCapture], scratch: Path,
-           sources: list[pikepdf.Pdf]) -> tuple[pikepdf.Pdf, PdfLayout]:
-    """The whole document in memory: cover, tiles, text layer, outline, metadata."""
+def _labels(run: RunInfo, captures: list[PageCapture], ok: list[PageCapture], dest: Path) -> tuple[int, dict]:
+    """The cover and every tile's page of labels and invisible text, without the images, into `dest`.
+
+    Returns the cover's page count and each capture's first page (0-based)."""
     font = find_font()
-    ok = [c for c in captures if c.ok]
     # The cover lists each capture's PDF pages, which follow the cover: measure it once, then draw it.
     measuring = _Document(font)
     draw_cover(measuring, run, captures, None)
@@ -221,21 +207,31 @@ def _build(run: RunInfo, captures: list[PageCapture], scratch: Path,
         for tile, words in zip(capture.tiles, _words_by_tile(capture)):
             _label_page(doc, capture, tile, doc.page + 1, total)
             _text_layer(doc, tile, words)
-    data = bytes(doc.output())
+    doc.output(str(dest))
     doc.close_fonts()
-    pdf = pikepdf.open(io.BytesIO(data))
-    # fpdf2's viewer preference and its own dates would contradict the XMP written below.
-    for key in ("/OpenAction", "/PageLayout", "/PageMode"):
-        if key in pdf.Root:
-            del pdf.Root[key]
-    for key in ("/CreationDate", "/ModDate", "/Producer", "/Creator", "/Title"):
-        if key in pdf.docinfo:
-            del pdf.docinfo[key]
+    return cover_pages, first_index
 
-    for capture in ok:
+
+def _build(run: RunInfo, captures: list[PageCapture], scratch: Path,
+           images: ImagePdfs) -> tuple[pikepdf.Pdf, PdfLayout]:
+    """The document: the labels' pages and the captures' image PDFs merged on disk, then each image moved
+    onto its label page (within one document, so no image is read), outline and metadata."""
+    ok = [c for c in captures if c.ok]
+    labels = scratch / "labels.pdf"
+    cover_pages, first_index = _labels(run, captures, ok, labels)
+    with_tiles = [c for c in ok if c.tiles]
+    merged = scratch / "merged.pdf"
+    imagepdf.merge([labels, *(images.path_for(c) for c in with_tiles)], merged)
+    # Streamed, not mapped: the images are read once, as the save writes them, and never count as ours.
+    pdf = pikepdf.open(merged, access_mode=pikepdf.AccessMode.stream)
+    labelled = cover_pages + sum(len(c.tiles) for c in ok)
+    image_pages = iter(pdf.pages[labelled:])
+    for capture in with_tiles:
         first = first_index[capture.key]
-        for offset, (tile, image) in enumerate(zip(capture.tiles, _tile_images(pdf, capture.tiles, scratch, sources))):
+        for offset, tile in enumerate(capture.tiles):
+            (image,) = next(image_pages).Resources.XObject.values()
             _place_tile(pdf, pdf.pages[first + offset], image, tile)
+    del pdf.pages[labelled:]
 
     with pdf.open_outline() as outline:
         outline.root.append(pikepdf.OutlineItem("Försättsblad (cover)", 0))
