@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,3 +232,32 @@ def test_concurrency_left_out_is_one_page_per_core_within_memory():
     assert auto_concurrency(cpus=64, available_bytes=None) == 8  # and a ceiling
     assert auto_concurrency(cpus=4, available_bytes=PAGE_MEMORY_BYTES // 2) == 1
     assert 1 <= auto_concurrency() <= 8  # this machine's own figures
+
+
+def test_network_watch_tells_requests_that_can_run_code_from_images_and_old_polls():
+    """The late-consent wait asks only about scripts, fetches and documents: an image still loading cannot
+    bring a dialog. A request started long ago is a poll, not something loading."""
+    from archiver.capture.network import FEED_REQUEST_TYPES, RECENT_REQUEST_S, NetworkWatch
+
+    class Request:  # what NetworkWatch reads of Playwright's: its type; hashed by identity, as theirs are
+        def __init__(self, resource_type: str) -> None:
+            self.resource_type = resource_type
+
+    async def go():
+        now = asyncio.get_running_loop().time()
+        watch = NetworkWatch()
+        image, script, poll = (Request(t) for t in ("image", "script", "fetch"))
+        watch.started[image] = now
+        only_image = (watch.loading(), watch.loading(FEED_REQUEST_TYPES))
+        watch.started[poll] = now - RECENT_REQUEST_S - 1
+        with_old_poll = watch.loading(FEED_REQUEST_TYPES)
+        watch.started[script] = now
+        with_script = watch.loading(FEED_REQUEST_TYPES), watch.loading_since(now, FEED_REQUEST_TYPES)
+        watch._ended(script, now + 0.1)
+        return only_image, with_old_poll, with_script, watch.quiet_since(now, FEED_REQUEST_TYPES)
+
+    only_image, with_old_poll, with_script, quiet_after_script = asyncio.run(go())
+    assert only_image == (True, False)
+    assert with_old_poll is False
+    assert with_script == (True, True)
+    assert quiet_after_script is False  # the script ended after the moment asked about: its handler may yet run

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -45,9 +46,11 @@ from thirdparty_site import (
 )
 
 from archiver.capture import CaptureSettings, capture_pages, find_browser, launch_browser
-from archiver.capture.dialogs import dismiss_popups
+from archiver.capture.dialogs import answer_consent, dismiss_popups
 from archiver.capture.inpage import script
+from archiver.capture.network import RECENT_REQUEST_S, NetworkWatch
 from archiver.capture.recipes import recipe_for
+from archiver.capture.steps import Budget
 from archiver.capture.throttle import Throttle, apply_throttle
 from archiver.capture.tiles import stack
 from archiver.models import PageCapture
@@ -285,6 +288,50 @@ def test_the_late_consent_wait_knows_when_a_page_has_nothing_coming():
     assert quiet["timers"] == 0 and quiet["quietMs"] >= 300, quiet
     assert changed["quietMs"] < quiet["quietMs"], (quiet, changed)
 
+
+
+@pytest.mark.parametrize("slow", ["image", "script"])
+def test_the_late_consent_wait_waits_for_a_slow_script_but_not_for_a_slow_image(slow, caplog):
+    """A script still loading may be a consent manager on its way: waited for while it counts as loading
+    (RECENT_REQUEST_S; older, it is a poll). An image still loading cannot bring a dialog: the wait ends
+    once the page is quiet, long before the image arrives (4 s)."""
+    tag = '<img src="/slow">' if slow == "image" else '<script async src="/slow"></script>'
+    page_html = f"<!doctype html><body><p>Välkommen</p>{tag}</body>"
+
+    async def delayed(route):
+        await asyncio.sleep(4)
+        await route.fulfill(body="", content_type="image/png" if slow == "image" else "text/javascript")
+
+    async def go():
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=find_browser().executable, args=["--no-sandbox"])
+            try:
+                context = await browser.new_context()
+                await context.add_init_script(script=script("pending.js"))
+                await context.route("http://late.test/", lambda route: route.fulfill(
+                    body=page_html, content_type="text/html"))
+                await context.route("http://late.test/slow", delayed)
+                page = await context.new_page()
+                watch = NetworkWatch()
+                watch.attach(page)
+                await page.goto("http://late.test/", wait_until="domcontentloaded")
+                capture = PageCapture(page_id="late", platform="generic", requested_url="http://late.test/")
+                budget = Budget(asyncio.get_running_loop().time() + 60)
+                await answer_consent(page, capture, recipe_for("generic"), None, budget, network=watch)
+                return capture
+            finally:
+                await browser.close()
+
+    with caplog.at_level(logging.INFO, logger="archiver.capture.dialogs"):
+        capture = asyncio.run(go())
+    (line,) = [r.getMessage() for r in caplog.records if "late consent" in r.getMessage()]
+    waited = float(re.search(r"waited ([\d.]+) s", line).group(1))
+    assert line.endswith("(nothing pending)"), line
+    assert capture.dismissed == []
+    if slow == "image":
+        assert waited < RECENT_REQUEST_S / 2, line  # the quiet (0.3 s) and our look at the page
+    else:
+        assert waited >= RECENT_REQUEST_S, line
 
 # --- The fixtures themselves --------------------------------------------------------------------------------------
 def test_fixture_colours_are_unique_and_used_by_the_pages():

@@ -15,6 +15,7 @@ import logging
 from playwright.async_api import Error as PlaywrightError
 
 from archiver.capture.consent import Autoconsent, answer_with_texts, in_page
+from archiver.capture.network import FEED_REQUEST_TYPES
 from archiver.models import PageCapture
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ async def _wait_for_late_consent(page, capture: PageCapture, recipe, autoconsent
     """Wait, waking on DOM changes, for a consent dialog until LATE_CONSENT_S after `load`.
 
     Ends at once when the page has nothing coming: no DOM change for QUIET_S, no short timer of its own
-    pending and no request loading. Costs nothing once the capture is past the deadline anyway.
+    pending and no request loading that could run code (a script, fetch, XHR, document). Costs nothing once the capture is past the deadline anyway.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -82,11 +83,16 @@ async def _wait_for_late_consent(page, capture: PageCapture, recipe, autoconsent
         left = min(LATE_CONSENT_S - since_load, budget.share(0.1))
         if left <= 0:
             break
-        if state["timers"] == 0 and state["quietMs"] >= QUIET_S * 1000 and not network.loading():
+        # Only a request that runs code or brings a document can bring a dialog; an image or a font cannot.
+        idle = state["timers"] == 0 and not network.loading(FEED_REQUEST_TYPES)
+        quiet_left = QUIET_S - state["quietMs"] / 1000
+        if idle and quiet_left <= 0:
             reason = "nothing pending"
             break
+        # Wake on a DOM change, or when the quiet would be long enough if none comes (not a whole wake later).
+        sleep = min(left, LATE_WAKE_S, quiet_left + 0.005) if idle else min(left, LATE_WAKE_S)
         try:
-            await page.evaluate(in_page("waitchange.js"), {"ms": min(left, LATE_WAKE_S) * 1000})
+            await page.evaluate(in_page("waitchange.js"), {"ms": sleep * 1000})
         except PlaywrightError:
             break
         if autoconsent is not None and autoconsent.busy():

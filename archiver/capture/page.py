@@ -23,8 +23,9 @@ from archiver.capture.browser import BrowserKeeper
 from archiver.capture.consent import Autoconsent
 from archiver.capture.inpage import script
 from archiver.capture.netguard import NetGuard
+from archiver.capture.network import NetworkWatch
 from archiver.capture.recipes import recipe_for
-from archiver.capture.steps import Budget, NetworkWatch, PageFailed
+from archiver.capture.steps import Budget, PageFailed
 from archiver.capture.throttle import Throttle, apply_throttle
 from archiver.logcontext import page_id_var
 from archiver.models import PageCapture, utcnow

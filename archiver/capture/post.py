@@ -22,7 +22,8 @@ from playwright.async_api import Error as PlaywrightError
 
 from archiver.capture import steps
 from archiver.capture.consent import in_page
-from archiver.capture.steps import Budget, NetworkWatch
+from archiver.capture.network import NetworkWatch
+from archiver.capture.steps import Budget
 from archiver.models import PageCapture
 
 log = logging.getLogger(__name__)

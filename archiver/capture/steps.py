@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archiver.capture.consent import in_page
 from archiver.capture.dialogs import answer_consent, dismiss_popups  # noqa: F401 (steps of the script)
+from archiver.capture.network import FEED_REQUEST_TYPES, SLOW_REQUEST_S, NetworkWatch
 from archiver.models import PageCapture
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ LOAD_SHARE = 0.5  # of the time left once the document has arrived
 SCROLL_SHARE = 0.5
 SETTLE_BUDGET_S = 10.0
 MAX_WORDS = 200_000  # a text layer this long is already a book
-RECENT_REQUEST_S = 2.0  # requests older than this are long polls and streams, not a feed loading
 
 FREEZE_CSS = """
 *, *::before, *::after {
@@ -58,41 +57,6 @@ class Budget:
     def share(self, fraction: float, cap: float | None = None) -> float:
         seconds = self.left() * fraction
         return min(seconds, cap) if cap is not None else seconds
-
-
-@dataclass
-class NetworkWatch:
-    """Requests in flight, so the feed-end wait can tell "still loading" from "polling for ever"."""
-
-    started: dict = field(default_factory=dict)
-    finished: deque = field(default_factory=lambda: deque(maxlen=64))  # (type, started, ended), the latest
-
-    def attach(self, page) -> None:
-        loop = asyncio.get_running_loop()
-        page.on("request", lambda request: self.started.__setitem__(request, loop.time()))
-        page.on("requestfinished", lambda request: self._ended(request, loop.time()))
-        page.on("requestfailed", lambda request: self._ended(request, loop.time()))
-
-    def _ended(self, request, now: float) -> None:
-        started = self.started.pop(request, None)
-        if started is not None:
-            self.finished.append((request.resource_type, started, now))
-
-    def loading(self) -> bool:
-        now = asyncio.get_running_loop().time()
-        return any(now - t < RECENT_REQUEST_S for t in self.started.values())
-
-    def quiet_since(self, moment: float, types: frozenset[str]) -> bool:
-        """No request of `types` in flight that started less than SLOW_REQUEST_S ago (older ones are long polls
-        and streams), and none ended after `moment` (its handler may not have run yet); loop times."""
-        now = asyncio.get_running_loop().time()
-        return not any(now - t < SLOW_REQUEST_S and request.resource_type in types
-                       for request, t in self.started.items()) \
-            and not any(end > moment for kind, _, end in self.finished if kind in types)
-
-    def loading_since(self, mark: float, types: frozenset[str]) -> bool:
-        """A request of one of `types` that started at or after `mark` (loop time) is still in flight."""
-        return any(t >= mark and request.resource_type in types for request, t in self.started.items())
 
 
 async def open_page(page, capture: PageCapture, budget: Budget) -> None:
@@ -138,9 +102,6 @@ async def check_account(page, capture: PageCapture, recipe, session_used: bool) 
         raise PageFailed(f"content unavailable: the page says {facts['unavailable']!r}", "unavailable")
 
 
-# Requests that may bring a feed's next batch; images, media and fonts fill in posts already there.
-FEED_REQUEST_TYPES = frozenset({"fetch", "xhr", "script", "document", "other"})
-SLOW_REQUEST_S = 6.0  # a feed request still in flight when the settle window ends gets this long more
 NUDGE_MS = 900  # at the bottom, a one-pixel scroll this often, for feeds that only look again on scroll
 IDLE_S = 0.5  # nothing pending in the page for this long at the bottom: the feed has ended
 FEED_CUT_WORDS = {"max_posts": "capture.max_posts", "max_height_px": "capture.max_height_px",
