@@ -7,6 +7,7 @@ import math
 import struct
 import zlib
 
+from isal import isal_zlib
 from PIL import Image, ImageChops
 
 A4_RATIO = 297 / 210
@@ -107,7 +108,9 @@ def encode_png(image: Image.Image, level: int = 1) -> bytes:
 
     Pillow's encoder tries all five filters on every row; for screenshots, whose rows mostly repeat
     the one above, "Up" alone (one C subtraction over the image) makes files a few per cent smaller
-    in about half the time (a 1,280 x 1,810 tile: 44 ms against 79 ms here). Lossless either way.
+    in about half the time. Chromium's own fast PNGs are filtered the same way. The deflate is ISA-L's
+    (python-isal), a standard zlib stream: a 1,280 x 1,810 tile of a feed takes 7 ms against zlib's 33 ms
+    at the same level, for 1 % more bytes. Lossless either way.
     """
     if image.mode != "RGB":
         raise ValueError(f"encode_png takes RGB images, not {image.mode}")
@@ -118,5 +121,5 @@ def encode_png(image: Image.Image, level: int = 1) -> bytes:
     stride = width * 3
     filtered = b"".join(b"\x02" + rows[y:y + stride] for y in range(0, len(rows), stride))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, adaptive, no interlace
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(filtered, level)) \
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", isal_zlib.compress(filtered, level)) \
         + _chunk(b"IEND", b"")
