@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from archiver import TOOL_NAME, __version__, recovery
 from archiver.bundle import manifest as manifest_io
+from archiver.bundle.imagepdf import ImagePdfs  # light: img2pdf and pikepdf are imported when used
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages
 from archiver.capture.browser import keep_browser
 from archiver.capture.page import capture_on_live_browser, capture_post, visitor_user_agents, worth_retrying
@@ -33,7 +34,6 @@ from archiver.store import Store
 from archiver.store.local import STALE_AFTER_S
 
 if TYPE_CHECKING:  # imported on the set-up thread while Chromium starts (`_set_up`), not before
-    from archiver.bundle.imagepdf import ImagePdfs
     from archiver.bundle.pdf import RunInfo
     from archiver.catalog import Catalog
 
@@ -133,7 +133,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
     log.info("run %s: %d page(s), reason %r, requested by %s", bundle_id, len(pages), request.reason,
              request.requested_by)
 
-    with _tile_spool(bundle_id) as spool, _image_pdfs(spool) as images:
+    with _tile_spool(bundle_id) as spool, ImagePdfs(spool) as images:
         settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile,
                            tile_spool=str(spool))
         log.info("capturing %d page(s) at once%s", settings.concurrency,
@@ -170,18 +170,6 @@ def _tile_spool(bundle_id: str) -> Iterator[Path]:
         yield spool
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-
-
-@contextmanager
-def _image_pdfs(spool: Path) -> Iterator[ImagePdfs]:
-    """The run's image PDFs (archiver/bundle/imagepdf.py), made in the tile spool as captures finish."""
-    from archiver.bundle.imagepdf import ImagePdfs
-
-    images = ImagePdfs(spool)
-    try:
-        yield images
-    finally:
-        images.close()
 
 
 def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,

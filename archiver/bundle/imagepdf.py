@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from archiver.models import PageCapture
@@ -77,6 +77,12 @@ class ImagePdfs:
         """Stop the worker; one still writing finishes its file, which the run's folder removal takes."""
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
 
 
 def merge(parts: Sequence[Path], dest: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import logging
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,21 +164,16 @@ def build_pdf(run: RunInfo, captures: list[PageCapture], dest: Path, clock: Step
     `images` holds the captures' image PDFs, made as they finished (the pipeline's); without it they are
     made here."""
     clock = clock or StepClock()
-    with tempfile.TemporaryDirectory(prefix="archiver-pdf-") as scratch:
-        own = images is None
-        images = images or ImagePdfs(Path(scratch))
-        try:
-            with clock.step("PDF build"):
-                pdf, layout = _build(run, captures, Path(scratch), images)
-            with pdf, clock.step("PDF/A validation and save"):
-                try:
-                    report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
-                except pikepdf.pdfa.PdfaError as exc:
-                    raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n"
-                                      f"{exc.report.summary()}") from exc
-        finally:
-            if own:
-                images.close()
+    with tempfile.TemporaryDirectory(prefix="archiver-pdf-") as scratch, \
+            (ImagePdfs(Path(scratch)) if images is None else nullcontext(images)) as made:
+        with clock.step("PDF build"):
+            pdf, layout = _build(run, captures, Path(scratch), made)
+        with pdf, clock.step("PDF/A validation and save"):
+            try:
+                report = pikepdf.pdfa.save(pdf, dest, run.pdfa)
+            except pikepdf.pdfa.PdfaError as exc:
+                raise BundleError(f"the PDF did not pass PDF/A-{run.pdfa} validation:\n"
+                                  f"{exc.report.summary()}") from exc
     log.info("wrote %s (PDF/A-%s, %d pages, verdict %s)", dest.name, run.pdfa, layout.pages, report.verdict)
     return layout
 

@@ -63,7 +63,8 @@ async def _wait_for_late_consent(page, capture: PageCapture, recipe, autoconsent
     """Wait, waking on DOM changes, for a consent dialog until LATE_CONSENT_S after `load`.
 
     Ends at once when the page has nothing coming: no DOM change for QUIET_S, no short timer of its own
-    pending and no request loading that could run code (a script, fetch, XHR, document). Costs nothing once the capture is past the deadline anyway.
+    pending and no request loading that could run code (a script, fetch, XHR, document). Costs nothing
+    once the capture is past the deadline anyway.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
