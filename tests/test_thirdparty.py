@@ -47,6 +47,7 @@ from thirdparty_site import (
 )
 
 from archiver.capture import CaptureSettings, capture_pages, find_browser, launch_browser
+from archiver.capture.consent import Autoconsent
 from archiver.capture.dialogs import answer_consent, dismiss_popups
 from archiver.capture.inpage import script
 from archiver.capture.network import RECENT_REQUEST_S, NetworkWatch
@@ -295,6 +296,34 @@ def test_the_late_consent_wait_knows_when_a_page_has_nothing_coming():
     assert ours["timers"] == 1, ours
     assert quiet["timers"] == 0 and quiet["quietMs"] >= 300, quiet
     assert changed["quietMs"] < quiet["quietMs"], (quiet, changed)
+
+
+def test_autoconsent_checks_every_rule_without_writing_to_the_console():
+    """A logs setting left out is read by the library as "log every detection step": a console message per
+    rule on every page, each serialised for the driver (it doubled a plain page's renderer time)."""
+    messages: list[str] = []
+    attempts: list[int] = []
+
+    async def go():
+        async with _watched_page("http://plain.test/", "<!doctype html><body><p>Inga kakor här.</p></body>") as page:
+            page.on("console", lambda message: messages.append(message.text))
+            consent = Autoconsent()
+            answer = consent._on_message
+
+            async def counted(source, message):
+                attempts.append((message.get("state") or {}).get("findCmpAttempts", 0))
+                await answer(source, message)
+            consent._on_message = counted
+            assert await consent.install(page.context)
+            await page.goto("http://plain.test/")
+            await page.wait_for_function("() => true")
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 10
+            while max(attempts, default=0) < 2 and loop.time() < end:  # every rule checked twice, none found
+                await asyncio.sleep(0.05)
+    asyncio.run(go())
+    assert max(attempts) >= 2, attempts
+    assert messages == [], f"{len(messages)} console messages, the first: {messages[:3]}"
 
 
 @pytest.mark.parametrize("slow", ["image", "script"])
