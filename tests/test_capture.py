@@ -160,3 +160,42 @@ def test_private_addresses_refused_unless_allowed(site, browser_choice):
 ])
 def test_plan_tiles_covers_every_row_once(height, expected):
     assert plan_tiles(height, 1810) == expected
+
+
+def _disabled_features(command_line: str) -> list[str]:
+    """The --disable-features Chromium acts on: the last one on its command line."""
+    values = [arg.split("=", 1)[1] for arg in command_line.split() if arg.startswith("--disable-features=")]
+    return values[-1].split(",") if values else []
+
+
+def test_the_browser_keeps_playwrights_disabled_features_and_opens_no_browser_ui_per_context(browser_choice):
+    """Ours would replace Playwright's list if it left one out (Chromium keeps the last); and a context must
+    not load Chrome's address-bar pop-up, which a full Chromium gives each new window (0.4 CPU-s a page)."""
+    from playwright.async_api import async_playwright
+
+    from archiver.capture.browser import OUR_DISABLED_FEATURES
+
+    async def command_line(browser) -> str:
+        version = await browser.new_page()
+        await version.goto("chrome://version")
+        text = await version.locator("#command_line").inner_text()
+        await version.close()
+        return text
+
+    async def go():
+        async with async_playwright() as p:
+            plain = await p.chromium.launch(executable_path=browser_choice.executable)
+            theirs = _disabled_features(await command_line(plain))
+            await plain.close()
+        async with launch_browser(browser_choice) as browser:
+            ours = _disabled_features(await command_line(browser))
+            context = await browser.new_context()
+            await (await context.new_page()).goto("about:blank")
+            targets = (await (await browser.new_browser_cdp_session()).send("Target.getTargets"))["targetInfos"]
+            return theirs, ours, [(t["type"], t["url"]) for t in targets]
+    theirs, ours, targets = asyncio.run(go())
+    assert "HttpsUpgrades" in theirs, theirs  # the check below reads the right thing
+    assert [f for f in theirs if f not in ours] == [], "PLAYWRIGHT_DISABLED_FEATURES lacks what Playwright disables"
+    assert set(OUR_DISABLED_FEATURES) <= set(ours)
+    assert [t for t in targets if t[0] != "page"] == [], targets
+    assert [url for kind, url in targets] == ["about:blank"], targets

@@ -21,7 +21,24 @@ log = logging.getLogger(__name__)
 # WebRTC may use UDP only through the proxy (none does), so it cannot reach addresses around the
 # private-address guard (archiver/capture/netguard.py); QUIC is off for the same reason. Chromium
 # reads --webrtc-ip-handling-policy (156 verified); the --force- spelling is the older content switch.
+# Chromium keeps only the last --disable-features it is given, and Playwright gives its own first: ours
+# must repeat Playwright's (1.65's list, for automation that behaves: HTTP kept on HTTP, no paint
+# holding, no calls to Google) or they would be switched back on. tests/test_browser.py compares this
+# with what the installed Playwright passes, so an upgrade that adds one fails there.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin",
+    "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled", "PreconnectToSearch",
+    "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# A full Chromium in headless mode (Debian's; not Playwright's headless shell) gives every new window, so
+# every browser context, the address bar's pop-up: two WebUI pages of Chrome's own (`browser_ui` targets),
+# loaded in a renderer of their own. That is about 0.4 CPU-seconds a page captured, more than the page
+# itself costs; a headless capture never opens the address bar.
+OUR_DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
 CHROMIUM_ARGS = (
+    "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *OUR_DISABLED_FEATURES)),
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
