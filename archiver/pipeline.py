@@ -137,7 +137,7 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
         settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile,
                            tile_spool=str(spool))
         log.info("capturing %d page(s) at once%s", settings.concurrency,
-                 "" if register.capture.concurrency else " (one per core, within memory)")
+                 "" if register.capture.concurrency else " (one per core and one more, within memory)")
 
         def done(capture: PageCapture) -> None:  # its image PDF is made while the other pages are captured
             images.add(capture)

@@ -120,7 +120,6 @@ def register_yaml(pages: list[FixturePage], base_url: str, store: Path) -> str:
         "  timeout_s: 120",
         "  max_height_px: 100000",
         "  allow_private_networks: true  # the fixture server is on 127.0.0.1",
-        "  concurrency: 2",
         f"storage:\n  local: {json.dumps(str(store))}",
         "bundle:\n  pdfa: 2b",
         "pages:",

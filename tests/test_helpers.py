@@ -224,10 +224,11 @@ def test_bench_scale_set_cycles_the_pages_under_new_addresses_and_flags_memory_o
     assert "400 MB in every run: yes" in scale_report(figures)
 
 
-def test_concurrency_left_out_is_one_page_per_core_within_memory():
+def test_concurrency_left_out_is_a_page_per_core_and_one_more_within_memory():
     from archiver.capture.page import PAGE_MEMORY_BYTES, auto_concurrency
 
-    assert auto_concurrency(cpus=2, available_bytes=20 * 2**30) == 2
+    assert auto_concurrency(cpus=2, available_bytes=20 * 2**30) == 3
+    assert auto_concurrency(cpus=1, available_bytes=20 * 2**30) == 2
     assert auto_concurrency(cpus=16, available_bytes=3 * PAGE_MEMORY_BYTES) == 3  # memory bounds it
     assert auto_concurrency(cpus=64, available_bytes=None) == 8  # and a ceiling
     assert auto_concurrency(cpus=4, available_bytes=PAGE_MEMORY_BYTES // 2) == 1
