@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 # reads --webrtc-ip-handling-policy (156 verified); the --force- spelling is the older content switch.
 # Chromium keeps only the last --disable-features it is given, and Playwright gives its own first: ours
 # must repeat Playwright's (1.65's list, for automation that behaves: HTTP kept on HTTP, no paint
-# holding, no calls to Google) or they would be switched back on. tests/test_browser.py compares this
-# with what the installed Playwright passes, so an upgrade that adds one fails there.
+# holding, no calls to Google) or they would be switched back on. A test in tests/test_capture.py
+# compares this with what the installed Playwright passes, so an upgrade that adds one fails there.
 PLAYWRIGHT_DISABLED_FEATURES = (
     "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
     "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
