@@ -231,6 +231,7 @@ def test_concurrency_left_out_is_a_page_per_core_and_one_more_within_memory():
     assert auto_concurrency(cpus=1, available_bytes=20 * 2**30) == 2
     assert auto_concurrency(cpus=16, available_bytes=3 * PAGE_MEMORY_BYTES) == 3  # memory bounds it
     assert auto_concurrency(cpus=64, available_bytes=None) == 8  # and a ceiling
+    assert auto_concurrency(cpus=2, available_bytes=None) == 3  # memory unknown: no limit of its own
     assert auto_concurrency(cpus=4, available_bytes=PAGE_MEMORY_BYTES // 2) == 1
     assert 1 <= auto_concurrency() <= 8  # this machine's own figures
 

@@ -99,8 +99,9 @@ def auto_concurrency(cpus: int | None = None, available_bytes: int | None = None
         import psutil
 
         available_bytes = psutil.virtual_memory().available  # free, plus the cache the kernel would give up
-    by_memory = available_bytes // PAGE_MEMORY_BYTES if available_bytes else cpus
-    return max(1, min(cpus + 1, by_memory, MAX_AUTO_CONCURRENCY))
+    wanted = cpus + 1
+    by_memory = available_bytes // PAGE_MEMORY_BYTES if available_bytes else wanted
+    return max(1, min(wanted, by_memory, MAX_AUTO_CONCURRENCY))
 
 
 def _load_session(capture: PageCapture, recipe, settings: CaptureSettings):
