@@ -21,7 +21,6 @@ from types import SimpleNamespace
 
 import pytest
 from PIL import Image
-from playwright.async_api import async_playwright
 from social_site import (
     MARKER_ACCEPTED,
     MARKER_REJECTED,
@@ -197,17 +196,13 @@ def test_throttle_is_chromiums_network_conditions_in_bytes_per_second():
 
 def test_a_throttled_page_waits_its_latency_for_every_response(thirdparty_url):
     async def go():
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=find_browser().executable, args=["--no-sandbox"])
-            try:
-                context = await browser.new_context()
-                page = await context.new_page()
-                await apply_throttle(context, page, Throttle(latency_ms=300, cpu_slowdown=1))
-                await page.goto(thirdparty_url + "/site.css")
-                return await page.evaluate("async () => { const t = performance.now(); "
-                                           "await (await fetch('/site.css')).text(); return performance.now() - t; }")
-            finally:
-                await browser.close()
+        async with launch_browser(find_browser()) as browser:
+            context = await browser.new_context()
+            page = await context.new_page()
+            await apply_throttle(context, page, Throttle(latency_ms=300, cpu_slowdown=1))
+            await page.goto(thirdparty_url + "/site.css")
+            return await page.evaluate("async () => { const t = performance.now(); "
+                                       "await (await fetch('/site.css')).text(); return performance.now() - t; }")
     waited_ms = asyncio.run(go())
     assert waited_ms >= 290, f"the response came {waited_ms:.0f} ms after the request, not 300 ms or more"
 
@@ -222,24 +217,20 @@ def test_the_pop_up_step_answers_a_consent_dialog_and_warns_of_one_it_cannot():
     """A layer that talks about cookies is answered (klaro's modal: "Acceptera markerat" with nothing ticked),
     not hidden; one whose only control means nothing to us is hidden with a warning, its scroll lock undone."""
     async def go(base_url):
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=find_browser().executable, args=["--no-sandbox"])
-            try:
-                context = await browser.new_context(viewport={"width": 1280, "height": 900})
-                await context.route("http://unanswerable.test/", lambda route: route.fulfill(
-                    body=UNANSWERABLE, content_type="text/html"))
-                page = await context.new_page()
-                out = []
-                for url in (base_url + "/klaro.html", "http://unanswerable.test/"):
-                    capture = PageCapture(page_id="p", platform="generic", requested_url=url)
-                    await page.goto(url)
-                    await page.wait_for_selector("[role=dialog], .cookie-modal", state="visible")
-                    await dismiss_popups(page, capture, recipe_for("generic"))
-                    marker = await page.evaluate("() => document.getElementById('consent-state')?.className ?? null")
-                    out.append((capture, marker))
-                return out
-            finally:
-                await browser.close()
+        async with launch_browser(find_browser()) as browser:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            await context.route("http://unanswerable.test/", lambda route: route.fulfill(
+                body=UNANSWERABLE, content_type="text/html"))
+            page = await context.new_page()
+            out = []
+            for url in (base_url + "/klaro.html", "http://unanswerable.test/"):
+                capture = PageCapture(page_id="p", platform="generic", requested_url=url)
+                await page.goto(url)
+                await page.wait_for_selector("[role=dialog], .cookie-modal", state="visible")
+                await dismiss_popups(page, capture, recipe_for("generic"))
+                marker = await page.evaluate("() => document.getElementById('consent-state')?.className ?? null")
+                out.append((capture, marker))
+            return out
 
     with serve_thirdparty() as base_url:
         (klaro, marker), (unanswerable, _) = asyncio.run(go(base_url))
@@ -257,17 +248,13 @@ def test_the_pop_up_step_answers_a_consent_dialog_and_warns_of_one_it_cannot():
 @asynccontextmanager
 async def _watched_page(url: str, page_html: str, routes: dict | None = None):
     """A page in a fresh browser with pending.js installed, `url` answering `page_html` (and `routes`)."""
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=find_browser().executable, args=["--no-sandbox"])
-        try:
-            context = await browser.new_context()
-            await context.add_init_script(script=script("pending.js"))
-            await context.route(url, lambda route: route.fulfill(body=page_html, content_type="text/html"))
-            for pattern, handler in (routes or {}).items():
-                await context.route(pattern, handler)
-            yield await context.new_page()
-        finally:
-            await browser.close()
+    async with launch_browser(find_browser()) as browser:
+        context = await browser.new_context()
+        await context.add_init_script(script=script("pending.js"))
+        await context.route(url, lambda route: route.fulfill(body=page_html, content_type="text/html"))
+        for pattern, handler in (routes or {}).items():
+            await context.route(pattern, handler)
+        yield await context.new_page()
 
 
 def test_the_late_consent_wait_knows_when_a_page_has_nothing_coming():
@@ -316,7 +303,6 @@ def test_autoconsent_checks_every_rule_without_writing_to_the_console():
             consent._on_message = counted
             assert await consent.install(page.context)
             await page.goto("http://plain.test/")
-            await page.wait_for_function("() => true")
             loop = asyncio.get_running_loop()
             end = loop.time() + 10
             while max(attempts, default=0) < 2 and loop.time() < end:  # every rule checked twice, none found
