@@ -119,6 +119,9 @@ class PageCapture:
     attempts: int = 1  # tries within the run (capture.retries); this record is the last one's
     post: dict | None = None  # a single post's capture: permalink, author and time as shown, what was expanded
     timings: list[dict] = field(default_factory=list)  # the capture script's steps, timed (archiver.profile)
+    # The web archive of the visit (capture.recording): the WARC file while the run lasts, and what it holds.
+    recording: dict | None = None
+    screenshot: dict | None = None  # the whole page as one PNG for the WARC: {"path", "sha256"}
 
     @property
     def key(self) -> str:
@@ -174,4 +177,14 @@ class PageCapture:
             "session": self.session,
             "attempts": self.attempts,
             "text_layer_words": len(self.words),
-        } | ({"post": self.post} if self.post is not None else {})
+        } | ({"post": self.post} if self.post is not None else {}) \
+          | ({"recording": self.recording_summary()} if self.recording and self.ok else {})
+
+    def recording_summary(self) -> dict:
+        """Where the visit is in the bundle's WACZ and what was recorded of it (archiver/capture/record.py)."""
+        r = self.recording
+        return {"warc": f"archive/{Path(r['warc_path']).name}", "page_url": r["page_url"], "page_ts": r["page_ts"],
+                "page_record": r["page_record"], "pageinfo_record": r["pageinfo_record"],
+                "screenshot_record": r["screenshot_record"], "screenshot_png_sha256": r["screenshot_sha256"],
+                "responses": r["responses"], "body_bytes": r["body_bytes"], "records": r["records"],
+                "not_recorded": r["not_recorded"]}

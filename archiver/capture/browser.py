@@ -36,10 +36,15 @@ PLAYWRIGHT_DISABLED_FEATURES = (
 # every browser context, the address bar's pop-up: two WebUI pages of Chrome's own (`browser_ui` targets),
 # loaded in a renderer of their own. That is about 0.4 CPU-seconds a page captured, more than the page
 # itself costs; a headless capture never opens the address bar.
-OUR_DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
+# Site isolation off (as Browsertrix runs): a cross-site frame then renders in the page's own renderer, so
+# its requests pass through the page's CDP session, which records the visit (archiver/capture/record.py).
+# Each capture is a throwaway context of its own; nothing of another site's is in it to protect.
+OUR_DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup",
+                         "IsolateOrigins", "site-per-process")
 CHROMIUM_ARGS = (
     "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *OUR_DISABLED_FEATURES)),
     "--no-sandbox",
+    "--disable-site-isolation-trials",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,10 +63,13 @@ class CaptureSettings:
     throttle: Throttle | None = None  # emulated slow network and CPU, for tests and benchmarks only
     profile: bool = False  # CPU seconds per step as well as wall seconds (archiver.profile)
     tile_spool: str | None = None  # a folder the tiles' PNGs wait in until the PDF is built; None: in memory
+    record: bool = False  # a WARC of the visit (bundle.wacz): in tile_spool, else the temporary folder
+    run_id: str | None = None  # the bundle the captures are for, named in each WARC's warcinfo
 
     @classmethod
-    def from_register(cls, capture, sessions_dir: str | Path | None = None) -> CaptureSettings:
+    def from_register(cls, capture, sessions_dir: str | Path | None = None, record: bool = False) -> CaptureSettings:
         return cls(
+            record=record,
             viewport_width=capture.viewport.width,
             viewport_height=capture.viewport.height,
             timeout_s=capture.timeout_s,
@@ -125,6 +130,8 @@ def _context_options(settings: CaptureSettings, variant: str, user_agents: dict[
     else:
         viewport = {"width": settings.viewport_width, "height": settings.viewport_height}
         options = {}
+    if settings.record:  # what a service worker fetched would not pass through the page's session
+        options["service_workers"] = "block"
     return {"viewport": viewport, "device_scale_factor": 1, "locale": settings.locale,
             "timezone_id": settings.timezone, "user_agent": user_agents.get(variant), **options}
 
@@ -139,8 +146,10 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         options["storage_state"] = session.state
     # Every connection of the context goes through its own guard, so what it refuses is this page's.
     clock = StepClock(CpuSampler() if settings.profile else None, label=capture.key)
-    guard = context = None
+    guard = context = recorder = None
     try:
+        capture.viewport = dict(options["viewport"])
+        capture.browser = f"Chromium {browser.version}"
         with clock.step("context"):
             # Every connection of the context goes through its own guard, so what it refuses is this page's.
             guard = None if settings.allow_private_networks else await settings.net_guard().start()
@@ -155,8 +164,8 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
                 await apply_throttle(context, page, settings.throttle)
             network = NetworkWatch()
             network.attach(page)
-        capture.viewport = dict(options["viewport"])
-        capture.browser = f"Chromium {browser.version}"
+            if settings.record:
+                recorder = await _start_recording(context, page, capture, settings, options)
         width, height = options["viewport"]["width"], options["viewport"]["height"]
         max_posts = getattr(page_entry, "max_posts", None) or settings.max_posts
 
@@ -199,7 +208,14 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             await steps.read_text(page, capture)
         with clock.step("tiles"):
             cdp = await context.new_cdp_session(page)
-            await screenshot.capture_tiles(cdp, capture, Path(settings.tile_spool) if settings.tile_spool else None)
+            await screenshot.capture_tiles(cdp, capture, Path(settings.tile_spool) if settings.tile_spool else None,
+                                           page_png=recorder.warc.path.with_name(recorder.warc.path.name.split(".")[0] + ".png")
+                                           if recorder is not None else None)
+        if recorder is not None:
+            with clock.step("recording"):
+                await recorder.stop()
+                await asyncio.to_thread(recorder.finish, capture)
+                recorder = None
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
         capture.status = "ok"
@@ -213,11 +229,38 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             try:
                 if context is not None:
                     await context.close()
+                if recorder is not None:  # the capture failed: its recording is not kept
+                    await asyncio.to_thread(recorder.warc.abandon)
             finally:
                 if guard is not None:
                     await guard.close()
                     capture.warnings.extend(guard.warnings())
         capture.timings = clock.as_list()
+
+
+async def _start_recording(context, page, capture: PageCapture, settings: CaptureSettings, options: dict):
+    from archiver import TOOL_NAME, __version__
+    from archiver.capture.record import Recorder
+    from archiver.capture.warcfile import WarcFile
+
+    folder = Path(settings.tile_spool) if settings.tile_spool else Path(tempfile.mkdtemp(prefix="archiver-warc-"))
+    name = f"{settings.run_id or 'capture'}-{capture.key}-{uuid.uuid4().hex[:8]}.warc.gz"
+    warc = await asyncio.to_thread(WarcFile, folder / name, {
+        "software": f"{TOOL_NAME} {__version__} (warcio, recording in the page's own CDP session)",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "isPartOf": settings.run_id or "",
+        "description": f"{capture.key}: {capture.requested_url}",
+        "browser": capture.browser or "",
+        "http-header-user-agent": options.get("user_agent") or "",
+    })
+    recorder = Recorder(warc, folder)
+    try:
+        await recorder.start(context, page)
+    except BaseException:
+        await asyncio.to_thread(warc.abandon)
+        raise
+    return recorder
 
 
 async def visitor_user_agents(browser) -> dict[str, str]:

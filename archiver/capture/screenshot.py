@@ -70,7 +70,8 @@ async def _take(cdp, segment: list[tuple[int, int]], width: int, first: bool) ->
     return raw, overlap
 
 
-async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None) -> None:
+async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None,
+                        page_png: Path | None = None) -> None:
     """Capture segment by segment (a few tiles each) while earlier segments are decoded in threads.
 
     Chromium captures segment n+1 while Python decodes, cuts and hashes segment n, so both cores
@@ -79,7 +80,9 @@ async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None) ->
     moments, must be equal, or the page moved or changed at the seam. A seam that differs gets its
     lower segment captured again; if it still differs, the page is changing under us and the capture
     says so rather than hiding it. Tiles within one segment come from one capture and have no seam.
-    With `spool` (a folder), each tile's PNG is written there as it is cut and not kept in memory.
+    With `spool` (a folder), each tile's PNG is written there as it is cut and not kept in memory. With
+    `page_png` (a file), the whole page's pixels are written there as one PNG as well, on the decoding
+    thread (the web archive's screenshot record); its path and SHA-256 go into `capture.screenshot`.
     """
     # One decode at a time: each holds a segment's pixels several times over (decoded, cut, filtered), and
     # on a 100,000 px page three at once took our process from about 330 to 600 MB.
@@ -89,13 +92,27 @@ async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None) ->
     def decode(raw: bytes, segment, overlap: int):
         return loop.run_in_executor(decoder, _decode, raw, segment, capture.width, overlap)
 
+    png = tiling.PngStream(page_png, capture.width, capture.height) if page_png is not None else None
+    writes = []
+
+    def keep(pixels) -> None:  # in order, after the segment's decode, on the same thread
+        if png is not None:
+            writes.append(loop.run_in_executor(decoder, png.add, pixels))
+
     try:
-        await _capture_segments(cdp, capture, spool, decode)
+        await _capture_segments(cdp, capture, spool, decode, keep)
+        if png is not None:
+            await asyncio.gather(*writes)
+            capture.screenshot = {"path": page_png, "sha256": png.close()}
+    except BaseException:
+        if png is not None:
+            png.abandon()
+        raise
     finally:
         decoder.shutdown(wait=False, cancel_futures=True)  # a decode under way ends by itself
 
 
-async def _capture_segments(cdp, capture: PageCapture, spool: Path | None, decode) -> None:
+async def _capture_segments(cdp, capture: PageCapture, spool: Path | None, decode, keep) -> None:
     bounds = tiling.plan_tiles(capture.height, tiling.tile_height_for(capture.width))
     segments = tiling.plan_segments(bounds)
     width = capture.width
@@ -117,6 +134,7 @@ async def _capture_segments(cdp, capture: PageCapture, spool: Path | None, decod
             if above != previous_rows:
                 mismatched.append(top)
         digest.update(pixels)  # the tiles' pixels in order: the segment's, top to bottom
+        keep(pixels)
         for (top, height), (png, pixels_sha256) in zip(segment, tiles):
             index = len(capture.tiles)
             path = spool / f"{capture.key}-{index:04d}.png" if spool is not None else None

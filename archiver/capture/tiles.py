@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import struct
 import zlib
+from pathlib import Path
 
 from isal import isal_zlib
 from PIL import Image, ImageChops
@@ -123,3 +125,60 @@ def encode_png(image: Image.Image, level: int = 1) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, adaptive, no interlace
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", isal_zlib.compress(filtered, level)) \
         + _chunk(b"IEND", b"")
+
+
+PNG_BAND_ROWS = 2048  # rows filtered at once by PngStream: bounds its memory on a segment of 8,000 rows
+
+
+class PngStream:
+    """One PNG of a whole page, written band by band as the page's pixels arrive, never held at once.
+
+    A 100,000 px page is 380 MB of RGB; this keeps a band of it. The rows are filtered as `encode_png`
+    does ("Up"), except each band's first, which has no row above it here and is stored unfiltered, and
+    the deflate is one ISA-L stream over the whole image, cut into IDAT chunks as it comes.
+    """
+
+    def __init__(self, path, width: int, height: int, level: int = 1) -> None:
+        self.path, self.width, self.height = path, width, height
+        self.rows = 0
+        self.sha256 = hashlib.sha256()  # of the file's bytes, as written
+        self._compressor = isal_zlib.compressobj(level)
+        self._out = open(path, "wb")  # noqa: SIM115 - closed by close()
+        header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        self._emit(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header))
+
+    def _emit(self, data: bytes) -> None:
+        self._out.write(data)
+        self.sha256.update(data)
+
+    def add(self, pixels) -> None:
+        """Whole rows of 8-bit RGB, top to bottom, following the rows added before."""
+        stride = self.width * 3
+        pixels = memoryview(pixels)
+        for start in range(0, len(pixels), PNG_BAND_ROWS * stride):
+            band = pixels[start:start + PNG_BAND_ROWS * stride]
+            height = len(band) // stride
+            image = Image.frombuffer("RGB", (self.width, height), band, "raw", "RGB", 0, 1)
+            above = Image.new("RGB", image.size)
+            above.paste(image.crop((0, 0, self.width, height - 1)), (0, 1))
+            rows = ImageChops.subtract_modulo(image, above).tobytes()
+            filtered = b"\x00" + bytes(band[:stride]) + b"".join(
+                b"\x02" + rows[y:y + stride] for y in range(stride, len(rows), stride))
+            deflated = self._compressor.compress(filtered)
+            if deflated:
+                self._emit(_chunk(b"IDAT", deflated))
+            self.rows += height
+
+    def close(self) -> str:
+        """Finish the file; returns its SHA-256. Raises ValueError if the rows added are not the height."""
+        try:
+            self._emit(_chunk(b"IDAT", self._compressor.flush()) + _chunk(b"IEND", b""))
+        finally:
+            self._out.close()
+        if self.rows != self.height:
+            raise ValueError(f"{self.path}: {self.rows} rows written for a {self.height} px image")
+        return self.sha256.hexdigest()
+
+    def abandon(self) -> None:
+        self._out.close()
+        Path(self.path).unlink(missing_ok=True)
