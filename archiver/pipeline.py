@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 # What the bundle step needs (the PDF libraries, SQLAlchemy, the timestamp's ASN.1), about 0.7 s of imports:
 # loaded while Chromium starts, when this process has nothing else to do.
-BUNDLE_MODULES = ("archiver.bundle.pdf", "archiver.bundle.timestamp", "archiver.catalog")
+BUNDLE_MODULES = ("archiver.bundle.pdf", "archiver.bundle.timestamp", "archiver.catalog", "wacz.main")
 
 
 @dataclass
@@ -54,6 +54,7 @@ class RunResult:
     timestamp: dict | None = None  # the trusted-timestamp outcome when the register configures one
     upload: dict | None = None  # S3: {"status": "uploaded"|"pending", "location", "error"}
     timings: list[dict] = field(default_factory=list)  # the run's steps, timed (archiver.profile)
+    wacz: dict | None = None  # the web archive beside the PDF: {"file", "sha256", ...} (bundle.wacz)
 
     @property
     def failed(self) -> list[PageCapture]:
@@ -66,7 +67,9 @@ class RunResult:
             "manifest": self.manifest,
             "pages": [{"id": c.page_id, "variant": c.variant, "status": c.status, "error": c.error,
                        "failure": c.failure} for c in self.captures],
-        } | ({"timestamp": self.timestamp} if self.timestamp is not None else {}) \
+        } | ({"wacz": {"file": self.wacz["path"], "sha256": self.wacz["sha256"], "bytes": self.wacz["bytes"]}}
+             if self.wacz is not None else {}) \
+          | ({"timestamp": self.timestamp} if self.timestamp is not None else {}) \
           | ({"upload": self.upload} if self.upload is not None else {})
 
 
@@ -134,8 +137,8 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
              request.requested_by)
 
     with _tile_spool(bundle_id) as spool, ImagePdfs(spool) as images:
-        settings = replace(CaptureSettings.from_register(register.capture, sessions_dir), profile=profile,
-                           tile_spool=str(spool))
+        settings = replace(CaptureSettings.from_register(register.capture, sessions_dir, record=register.bundle.wacz),
+                           profile=profile, tile_spool=str(spool), run_id=bundle_id)
         log.info("capturing %d page(s) at once%s", settings.concurrency,
                  "" if register.capture.concurrency else " (one per core and one more, within memory)")
 
@@ -184,13 +187,15 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,
              request.requested_by)
     catalog = _opened(catalog)
     sync(store, catalog)
-    settings = CaptureSettings.from_register(register.capture, sessions_dir)
-    capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))
-    capture.post = {"class": request.post_class, **(capture.post or {"url": request.url})}
-    if request.dnr:
-        capture.post["dnr_at_capture"] = request.dnr
-    run_info = _run_info(register, bundle_id, request, started, browser_version, post_class=request.post_class)
-    return _bundle_store_catalog(register, run_info, [capture], request.kind, store=store, catalog=catalog)
+    with _tile_spool(bundle_id) as spool:
+        settings = replace(CaptureSettings.from_register(register.capture, sessions_dir, record=register.bundle.wacz),
+                           tile_spool=str(spool), run_id=bundle_id)
+        capture, browser_version = asyncio.run(_capture_post(browser, page, request.url, settings))
+        capture.post = {"class": request.post_class, **(capture.post or {"url": request.url})}
+        if request.dnr:
+            capture.post["dnr_at_capture"] = request.dnr
+        run_info = _run_info(register, bundle_id, request, started, browser_version, post_class=request.post_class)
+        return _bundle_store_catalog(register, run_info, [capture], request.kind, store=store, catalog=catalog)
 
 
 async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settings: CaptureSettings):
@@ -216,7 +221,7 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
         requested_by=request.requested_by, started_at=started, finished_at=utcnow(),
         tool=f"{TOOL_NAME} {__version__}", browser=f"Chromium {browser_version}", pdfa=register.bundle.pdfa,
-        post_class=post_class,
+        post_class=post_class, wacz=register.bundle.wacz,
     )
 
 
@@ -238,9 +243,17 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
             from archiver.bundle.pdf import build_pdf
 
             layout = build_pdf(run_info, captures, pdf_path, clock, images)
+            wacz = None
+            if register.bundle.wacz:
+                from archiver.bundle.wacz import build_wacz
+
+                with clock.step("wacz"):
+                    wacz = build_wacz(captures, staging / f"{bundle_id}.wacz",
+                                      f"{run_info.organisation}: {bundle_id}")
             with clock.step("manifest"):
                 manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages,
-                                                      layout.first_pages, layout.cover_pages, completes=completes)
+                                                      layout.first_pages, layout.cover_pages, completes=completes,
+                                                      wacz=wacz)
                 manifest_path = staging / manifest_io.MANIFEST_NAME
                 manifest_path.write_bytes(manifest_io.dump(manifest))
             with clock.step("timestamp"):
@@ -271,12 +284,14 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
             stored = store.send(bundle_id)
         upload = {"status": "pending" if stored.pending else "uploaded", "location": stored.location,
                   "error": stored.error}
-    if stored.location.startswith("s3://"):
-        pdf, manifest_file = stored.location + pdf_path.name, stored.location + manifest_io.MANIFEST_NAME
-    else:
-        pdf, manifest_file = str(Path(stored.location) / pdf_path.name), \
-            str(Path(stored.location) / manifest_io.MANIFEST_NAME)
-    return RunResult(bundle_id, stored.location, pdf, manifest_file, captures, stamp, upload, clock.as_list())
+    def where(name: str) -> str:
+        return stored.location + name if stored.location.startswith("s3://") else str(Path(stored.location) / name)
+
+    result = RunResult(bundle_id, stored.location, where(pdf_path.name), where(manifest_io.MANIFEST_NAME), captures,
+                       stamp, upload, clock.as_list())
+    if wacz is not None:
+        result.wacz = wacz | {"path": where(wacz["file"])}
+    return result
 
 
 def catalog_strays(store: Store, catalog: Catalog, unreadable: dict[str, str] | None = None) -> list[str]:

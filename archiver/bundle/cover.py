@@ -105,6 +105,10 @@ def _post_facts(captures: list[PageCapture]) -> list[tuple[str, str]]:
     return facts
 
 
+def _has_wacz(run, captures: list[PageCapture]) -> bool:
+    return getattr(run, "wacz", False) and any(c.ok and c.recording for c in captures)
+
+
 def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int] | None) -> None:
     """Draw the cover; `first_pages` (capture key → 1-based PDF page) is None on the measuring pass."""
     doc.add_page()
@@ -131,7 +135,8 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
                      + ("" if len(ok) == len(captures) else f"; {len(captures) - len(ok)} misslyckades")),
         ("Paket-id (bundle id)", run.bundle_id),
         ("Verktyg och webbläsare", f"{run.tool}; {run.browser}"),
-        ("Format", f"PDF/A-{run.pdfa}, med manifest.json bredvid"),
+        ("Format", f"PDF/A-{run.pdfa}, med manifest.json bredvid"
+                   + (f" och webbarkivet {run.bundle_id}.wacz" if _has_wacz(run, captures) else "")),
     ]
     if run.post_class:
         facts.insert(0, ("Klass (dokumenthanteringsplan)", POST_CLASSES_SV.get(run.post_class, run.post_class)))
@@ -140,6 +145,17 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
         doc.set_x(MARGIN)
         doc.cell(150, 13, key)
         doc.multi_cell(0, 13, value, align="L", new_x="LMARGIN", new_y="NEXT")
+
+    if _has_wacz(run, captures):
+        _heading(doc, "Webbarkivet (WACZ) av samma besök")
+        doc.multi_cell(0, 12, (
+            f"Bredvid PDF-filen ligger {run.bundle_id}.wacz, ett webbarkiv (WACZ 1.1.1 med WARC-filer) som spelades "
+            "in under samma besök som bilderna: sidornas HTML, bilder, skript och de svar webbläsaren fick. Med det "
+            "kan sidorna spelas upp, sökas i och undersökas igen, också det en bild inte visar, som länkar och det "
+            "som låg bakom ett klick. Webbarkivet har också en helsidesbild av varje sida med samma pixlar, och "
+            "därmed samma kontrollsumma, som bilderna här: det visar att bilderna och webbarkivet kommer från ett "
+            "och samma besök. Öppna det med «Spela upp» i arkiveringens webbsida, ReplayWeb.page eller pywb."),
+            align="L", new_x="LMARGIN", new_y="NEXT")
 
     _heading(doc, "Sidor i paketet")
     doc.set_font("Body", size=8)

@@ -26,10 +26,12 @@ def sha256_file(path: Path) -> str:
 
 
 def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pdf_pages: int,
-                   first_pages: dict[str, int], cover_pages: int, completes: str | None = None) -> dict:
+                   first_pages: dict[str, int], cover_pages: int, completes: str | None = None,
+                   wacz: dict | None = None) -> dict:
     """Everything the spec asks of a bundle's metadata; `first_pages` maps capture key → 1-based PDF page.
 
-    `completes` names the bundle whose failed pages this one captures again (`run --retry-failed`).
+    `completes` names the bundle whose failed pages this one captures again (`run --retry-failed`);
+    `wacz` is the web archive beside the PDF (archiver/bundle/wacz.py), when the register asks for one.
     """
     pages = []
     for capture in captures:
@@ -62,13 +64,14 @@ def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pd
         "hash_definitions": {
             "pdf.sha256": "SHA-256 of the PDF file's bytes",
             "pixels_sha256": "SHA-256 of the image's pixels as 8-bit RGB, row by row from the top "
-                             "(for a page: its tiles' pixels stacked in order)",
-        },
+                             "(for a page: its tiles' pixels stacked in order, which are also the pixels of "
+                             "its screenshot record in the WACZ)",
+        } | ({"wacz.sha256": "SHA-256 of the WACZ file's bytes"} if wacz else {}),
         "pages": pages,
         "failures": [{"id": c.page_id, "variant": c.variant, "failure": c.failure, "error": c.error}
                      for c in captures if not c.ok],
         "registrations": [],
-    } | ({"post": next((c.post for c in captures if c.post is not None), {}) | {"class": run.post_class}}
+    } | ({"wacz": wacz} if wacz else {}) | ({"post": next((c.post for c in captures if c.post is not None), {}) | {"class": run.post_class}}
          if run.post_class else {})
 
 

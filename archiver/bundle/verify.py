@@ -88,6 +88,11 @@ def verify_bundle(folder: Path, catalog_row: dict | None = None, *,
     report = pikepdf.pdfa.validate_written(pdf_path, manifest["pdf"]["pdfa"])
     result.add(f"PDF/A-{manifest['pdf']['pdfa']} valid (pikepdf allowlist validator)", report.passed,
                "passed" if report.passed else _findings_in_words(report))
+    if manifest.get("wacz"):  # the web archive of the same visit (archiver/bundle/wacz.py)
+        from archiver.bundle.wacz import check_wacz
+
+        for check in check_wacz(folder / manifest["wacz"]["file"], manifest):
+            result.add(*check)
     return result
 
 

@@ -63,6 +63,7 @@ def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
 
     if stored is not None and TOKEN_NAME in stored.files:
         names.append(TOKEN_NAME)
+    names += [name for name in (stored.files if stored is not None else ()) if name.endswith(".wacz")]
     for name in names:
         if (out / name).exists():
             raise StoreError(f"{out / name} already exists; not overwriting it")
@@ -80,7 +81,14 @@ def get_bundle(services: Services, bundle_id: str, out_dir: str) -> None:
 def _damaged(row: dict, out: Path) -> list[str]:
     """The copies whose SHA-256 is not the catalog's, each with what is wrong in words."""
     problems = []
-    for name, expected in ((row["pdf_name"], row["pdf_sha256"]), (manifest_io.MANIFEST_NAME, row["manifest_sha256"])):
+    expected_files = [(row["pdf_name"], row["pdf_sha256"]), (manifest_io.MANIFEST_NAME, row["manifest_sha256"])]
+    try:  # the WACZ's hash is in the manifest, whose own hash the catalog holds
+        wacz = manifest_io.load_checked(out / manifest_io.MANIFEST_NAME).get("wacz")
+    except (OSError, ValueError):
+        wacz = None
+    if wacz and (out / wacz["file"]).is_file():
+        expected_files.append((wacz["file"], wacz["sha256"]))
+    for name, expected in expected_files:
         digest = manifest_io.sha256_file(out / name)
         if digest == expected:
             continue

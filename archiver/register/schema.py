@@ -213,6 +213,7 @@ class TimestampSettings(_Model):
 class BundleSettings(_Model):
     pdfa: Literal["1b", "2b"] = "2b"
     timestamp: TimestampSettings | None = None
+    wacz: bool = True  # a replayable web archive of the visit beside the PDF/A (archiver/bundle/wacz.py)
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
