@@ -39,7 +39,7 @@ def browser_choice():
 
 def register_yaml(pages: list[dict], store: Path, *, pdfa: str = "2b", timeout_s: float = 30,
                   max_height_px: int = 100_000, allow_private: bool = True, concurrency: int = 2,
-                  retries: dict | None = None) -> str:
+                  retries: dict | None = None, wacz: bool | None = None) -> str:
     lines = [
         "organisation: Götene kommun (test)",
         "capture:",
@@ -53,6 +53,7 @@ def register_yaml(pages: list[dict], store: Path, *, pdfa: str = "2b", timeout_s
         f"  local: {json.dumps(str(store))}",
         "bundle:",
         f"  pdfa: {json.dumps(pdfa)}",
+        *([f"  wacz: {'true' if wacz else 'false'}"] if wacz is not None else []),
         "pages:",
     ]
     for page in pages:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -95,13 +96,18 @@ def test_run_with_a_failed_page_exits_1_and_bundles_the_rest(partial_run):
     out = json.loads(result.stdout)
     # The tiles waited on disk for the PDF (archiver.pipeline._tile_spool); that folder is gone with the run.
     assert not list(Path(tempfile.gettempdir()).glob(f"archiver-tiles-{out['bundle_id']}-*"))
-    assert set(out) == {"bundle_id", "pdf", "manifest", "pages"}
+    assert set(out) == {"bundle_id", "pdf", "manifest", "pages", "wacz"}
     assert out["pages"] == [{"id": "feed", "variant": "desktop", "status": "ok", "error": None, "failure": None},
                             {"id": "gone", "variant": "desktop", "status": "failed",
                              "error": "HTTP 404 Not Found: the page does not exist", "failure": "unavailable"}]
     pdf = Path(out["pdf"])
     assert pdf.is_file() and pdf.parent.parent.name == out["bundle_id"][:4]
     assert pdf.parent.name == out["bundle_id"] and Path(out["manifest"]).parent == pdf.parent
+    # The web archive of the same visit lies beside the PDF, named with its SHA-256 (issue 15).
+    wacz = Path(out["wacz"]["file"])
+    assert wacz.parent == pdf.parent and wacz.name == f"{out['bundle_id']}.wacz"
+    assert hashlib.sha256(wacz.read_bytes()).hexdigest() == out["wacz"]["sha256"]
+    assert out["wacz"]["bytes"] == wacz.stat().st_size
 
 
 @pytest.mark.browser

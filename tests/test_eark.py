@@ -102,8 +102,27 @@ def test_export_json_names_the_package(exported):
     assert report["objid"] == f"gotene-kommun-test-{bundle_id}"
     sip = Path(report["sip"])
     assert sip == exported["out"] / report["objid"] and sip.is_dir()
-    assert report["files"] == sum(1 for p in sip.rglob("*") if p.is_file()) == 12
+    # 12 for the PDF/A's package, and 3 more for rep2, the WACZ of the same visit: its data, METS and PREMIS.
+    assert report["files"] == sum(1 for p in sip.rglob("*") if p.is_file()) == 15
     assert [p.name for p in exported["out"].iterdir()] == [report["objid"]]  # no staging folder left
+
+
+@pytest.mark.browser
+def test_the_wacz_is_a_second_representation_with_its_mime_type(exported):
+    """An e-archive that takes WARC finds the web archive as rep2; one that does not can leave it."""
+    sip = Path(exported["export"]["sip"])
+    manifest = json.loads((sip / "metadata" / "other" / "manifest.json").read_text(encoding="utf-8"))
+    wacz = sip / "representations" / "rep2" / "data" / manifest["wacz"]["file"]
+    assert _sha256(wacz) == manifest["wacz"]["sha256"]
+    rep_mets = ET.parse(sip / "representations" / "rep2" / "METS.xml").getroot()
+    (data,) = rep_mets.findall("mets:fileSec/mets:fileGrp[@USE='Data']/mets:file", NS)
+    assert data.get("MIMETYPE") == "application/wacz" and data.get("CHECKSUM") == manifest["wacz"]["sha256"]
+    assert data.get("{https://DILCIS.eu/XML/METS/SIPExtensionMETS}FILEFORMATNAME") == "WACZ"
+    package = ET.parse(sip / "METS.xml").getroot()
+    uses = [g.get("USE") for g in package.findall("mets:fileSec/mets:fileGrp", NS)]
+    assert uses == ["Documentation", "Schemas", "Representations/rep1", "Representations/rep2"]
+    hrefs = [m.get(HREF) for m in package.iter(f"{{{NS['mets']}}}mptr")]
+    assert hrefs == ["representations/rep1/METS.xml", "representations/rep2/METS.xml"]
 
 
 @pytest.mark.browser
@@ -150,7 +169,8 @@ def test_representation_mets_is_valid_too(exported, eark_validator):
 def test_mets_checksums_sizes_and_references_match_the_files(exported):
     sip = Path(exported["export"]["sip"])
     referenced = set()
-    for mets_path in (sip / "METS.xml", sip / "representations" / "rep1" / "METS.xml"):
+    for mets_path in (sip / "METS.xml", sip / "representations" / "rep1" / "METS.xml",
+                      sip / "representations" / "rep2" / "METS.xml"):
         for path, element in _files_of(mets_path):
             assert path.is_file(), path
             assert element.get("CHECKSUMTYPE") == "SHA-256"
@@ -196,7 +216,7 @@ def test_structure_agents_and_descriptive_metadata(exported):
     mptr = package.find("mets:div[@LABEL='Representations']/mets:div[@LABEL='Representations/rep1']/mets:mptr", NS)
     assert mptr.get(HREF) == "representations/rep1/METS.xml"
     uses = [g.get("USE") for g in mets.findall("mets:fileSec/mets:fileGrp", NS)]
-    assert uses == ["Documentation", "Schemas", "Representations/rep1"]
+    assert uses == ["Documentation", "Schemas", "Representations/rep1", "Representations/rep2"]
 
     dc = ET.parse(sip / "metadata" / "descriptive" / "dc.xml").getroot()
     assert dc.findtext("dc:title", namespaces=NS) == "Skärmdumpar av sociala medier – Götene kommun (test)"
@@ -244,6 +264,11 @@ def test_export_from_a_bundle_folder_path(exported):
     copy.mkdir()
     for name in (Path(exported["run"]["pdf"]).name, "manifest.json"):
         shutil.copyfile(Path(exported["run"]["pdf"]).parent / name, copy / name)
+    missing = run_cli("bundles", "export", str(copy), "--out", str(exported["tmp"] / "sip-missing"),
+                      registry=exported["registry"])
+    assert missing.returncode == 2 and "which is not there" in missing.stderr  # the WACZ the manifest names
+    wacz = Path(exported["run"]["wacz"]["file"])
+    shutil.copyfile(wacz, copy / wacz.name)
     result = run_cli("bundles", "export", str(copy), "--out", str(exported["tmp"] / "sip2"), "--json",
                      registry=exported["registry"])
     assert result.returncode == 0, result.stderr
