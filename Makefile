@@ -4,10 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 BROWSER := $(VENV)/.browser
+REPLAY := $(VENV)/.replay
 
 .PHONY: install run test lint bench clean
 
-install: $(INSTALLED) $(BROWSER)
+install: $(INSTALLED) $(BROWSER) $(REPLAY)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +17,11 @@ $(INSTALLED): pyproject.toml
 
 $(BROWSER): $(INSTALLED)
 	$(BIN)/python -m archiver.capture.install
+	touch $@
+
+# ReplayWeb.page for the web page's "Spela upp" (archiver/web/replay_assets.py); without it replay says how to add it.
+$(REPLAY): $(INSTALLED)
+	ARCHIVER_REPLAY_OPTIONAL=1 $(BIN)/python -m archiver.web.replay_assets
 	touch $@
 
 run: install

@@ -104,3 +104,20 @@ def preflight():
         return subprocess.run(["java", "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b", str(pdf)],
                               capture_output=True, text=True, timeout=300, check=False)
     return validate
+
+
+@pytest.fixture(scope="session")
+def replay_dir(tmp_path_factory):
+    """ReplayWeb.page's ui.js and sw.js (archiver/web/replay_assets.py), from npm once. Required in CI."""
+    from archiver.errors import ConfigurationError
+    from archiver.web import replay_assets
+
+    if replay_assets.installed():
+        return replay_assets.assets_dir()
+    folder = tmp_path_factory.mktemp("replay") / f"replaywebpage-{replay_assets.VERSION}"
+    try:
+        return replay_assets.install(folder)
+    except ConfigurationError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"ReplayWeb.page could not be installed ({exc}); .ci/run installs npm")
+        pytest.skip(str(exc))

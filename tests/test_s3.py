@@ -157,7 +157,8 @@ def assert_all_stored_and_verified(services: Services, s3, bucket: str, prefix: 
     for row in services.catalog.list_bundles():
         result = services.verify(row["id"])
         assert result.ok, [(c.name, c.detail) for c in result.checks if not c.ok]
-        expected += [f"{prefix}/{row['id'][:4]}/{row['id']}/{name}" for name in (row["pdf_name"], "manifest.json")]
+        expected += [f"{prefix}/{row['id'][:4]}/{row['id']}/{name}"  # the web archive of the visit too (issue 15)
+                     for name in (row["pdf_name"], "manifest.json", f"{row['id']}.wacz")]
     assert object_keys(s3.endpoint, bucket, f"{prefix}/") == sorted(expected)
     assert open_uploads(s3.endpoint, bucket, f"{prefix}/") == []
 
@@ -460,7 +461,7 @@ def test_server_down_during_a_run_keeps_the_bundle_and_the_next_run_uploads_it(s
     assert first["upload"]["status"] == "pending" and first["upload"]["error"]
     spooled = tmp_path / "spool" / first["bundle_id"][:4] / first["bundle_id"]
     kept = {p.name: p.read_bytes() for p in spooled.iterdir()}
-    assert set(kept) == {f"{first['bundle_id']}.pdf", "manifest.json"}
+    assert set(kept) == {f"{first['bundle_id']}.pdf", "manifest.json", f"{first['bundle_id']}.wacz"}
     services = Services(registry)
     assert services.store.pending() == [first["bundle_id"]] and services.verify(first["bundle_id"]).ok
 
@@ -509,6 +510,7 @@ def test_sigkill_during_the_upload_loses_nothing_and_sync_finishes_it(s3, noise_
     assert services.sync() == {"catalogued": [], "uploaded": [bundle_id], "pending": {}}  # the PDF accepted
     assert {name: services.store.fetch(bundle_id, name, tmp_path / name).read_bytes() for name in kept} == kept
     assert_locked(s3, "archive-locked", pdf_key, 1)
+    assert_locked(s3, "archive-locked", pdf_key.removesuffix(".pdf") + ".wacz", 1)  # the WACZ is kept as long
     assert_all_stored_and_verified(services, s3, "archive-locked", "kill")
 
 

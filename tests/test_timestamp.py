@@ -161,11 +161,14 @@ def test_run_stores_the_token_beside_the_manifest(stamped, tsa):
     _, out = stamped
     folder = Path(out["manifest"]).parent
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{out['bundle_id']}.pdf", "manifest.json", "manifest.json.tsr"])
+        [f"{out['bundle_id']}.pdf", "manifest.json", "manifest.json.tsr", f"{out['bundle_id']}.wacz"])
     assert out["timestamp"]["status"] == "ok" and out["timestamp"]["tsa"] == "CN=Test TSA,O=Testkommun"
     manifest = json.loads(Path(out["manifest"]).read_text())
     assert manifest["trusted_timestamp"]["tsa_url"] == tsa.url
     assert manifest["trusted_timestamp"]["token_file"] == "manifest.json.tsr"
+    # The token is over the manifest, which holds the WACZ's SHA-256: the timestamp covers the web archive.
+    wacz = folder / manifest["wacz"]["file"]
+    assert manifest["wacz"]["sha256"] == hashlib.sha256(wacz.read_bytes()).hexdigest()
 
 
 @pytest.mark.browser

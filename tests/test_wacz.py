@@ -332,3 +332,52 @@ def test_pywb_replays_the_pages_own_html_and_images_from_the_wacz(recorded, tmp_
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.browser
+def test_replaywebpage_replays_the_page_offline_and_its_text_is_there(recorded, replay_dir, browser_choice):
+    """A real Chromium, ReplayWeb.page from npm, the bundle's WACZ: the fixture site is gone, the page is not."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+    from warcio.timeutils import iso_date_to_timestamp
+
+    from archiver.capture.browser import CHROMIUM_ARGS
+    from archiver.demo.server import send_html
+
+    result, _, manifest, _ = recorded
+    page_url, ts = manifest["pages"][0]["recording"]["page_url"], manifest["pages"][0]["recording"]["page_ts"]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(page_url, timeout=2)  # offline: the site that was captured is not there
+    embed = (f'<!doctype html><html><head><script src="/replay/ui.js"></script></head><body>'
+             f'<replay-web-page source="/bundle.wacz" url="{page_url}" ts="{iso_date_to_timestamp(ts)}" '
+             'replayBase="/replay/" embed="replayonly" style="display:block;width:1200px;height:800px">'
+             '</replay-web-page></body></html>')
+    wacz = Path(result.wacz["path"]).read_bytes()
+    routes = {"/": lambda req: send_html(req, 200, embed),
+              "/bundle.wacz": lambda req: _send(req, wacz, "application/wacz"),
+              "/replay/ui.js": lambda req: _send(req, (replay_dir / "ui.js").read_bytes(), "application/javascript"),
+              "/replay/sw.js": lambda req: _send(req, (replay_dir / "sw.js").read_bytes(), "application/javascript")}
+    with serve_directory(replay_dir, routes=routes) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_choice.executable, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/")
+            deadline = time.monotonic() + 60
+            found = None
+            while found is None and time.monotonic() < deadline:
+                for frame in page.frames:
+                    if frame.url.endswith("/recorded/page.html") and "mp_/" in frame.url:
+                        try:
+                            text = frame.evaluate("document.body ? document.body.innerText : ''")
+                        except PlaywrightError:  # a frame navigating away while it is read
+                            continue
+                        if "Hämtat med fetch: 42 platser" in text:
+                            found = (frame, text)
+                page.wait_for_timeout(300)
+            assert found is not None, [f.url for f in page.frames]
+            frame, text = found
+            assert "Kommunens badplatser" in text and "Sommarens badplatser öppnar i juni." in text
+            # The recorded image came back too, at its size: the replay serves what the visit received.
+            assert frame.evaluate("document.getElementById('big').naturalWidth") == 320
+        finally:
+            browser.close()

@@ -11,6 +11,7 @@ import http.client
 import json
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -536,6 +537,55 @@ def test_snapshot_download_and_register_in_a_browser(web, chromium):
 
 
 @pytest.mark.browser
+def test_a_bundle_is_replayed_from_its_wacz_in_the_web_page(web, chromium, replay_dir, monkeypatch):
+    """"Spela upp": the page as recorded, from the bundle's WACZ through ReplayWeb.page served by the app."""
+    from archiver.models import RunRequest
+
+    monkeypatch.setenv("ARCHIVER_REPLAY_DIR", str(replay_dir))
+    def run():  # on a thread of its own: the sync Playwright of `chromium` holds this thread's event loop
+        with web.services.lock():
+            return web.services.run(RunRequest(reason="pre-change: ny banner", requested_by="anna")).result
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(run).result(timeout=120)
+    wacz_name = Path(result.wacz["path"]).name
+    context = chromium.new_context(accept_downloads=True)
+    page = context.new_page()
+    ui_login(page, web, "rune")
+    page.goto(f"{web.base}/bundles/{result.bundle_id}")
+    with page.expect_download() as info:
+        page.locator("#ladda-wacz").click()
+    assert info.value.suggested_filename == wacz_name
+    assert Path(info.value.path()).read_bytes() == Path(result.wacz["path"]).read_bytes()
+    page.locator("#spela-upp").click()
+    page.wait_for_url(re.compile(r"/spela-upp"))
+    assert page.locator("#sidor").inner_text().startswith("Kort sida")
+
+    def replayed():
+        return next((f for f in page.frames if f.url.endswith("/short.html") and "mp_/" in f.url), None)
+
+    for _ in range(200):
+        frame = replayed()
+        if frame is not None and frame.evaluate("document.readyState") == "complete":
+            break
+        page.wait_for_timeout(100)
+    assert frame is not None, [f.url for f in page.frames]
+    # short.html's own style, from the archive: its colours are what the page set
+    assert frame.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(10, 120, 200)"
+    assert frame.evaluate("getComputedStyle(document.querySelector('div')).backgroundColor") == "rgb(250, 250, 0)"
+    trail = {(e["action"], (e["detail"] or {}).get("file")) for e in web.services.catalog.audit_log(
+        bundle_id=result.bundle_id)}
+    assert {("bundle.replayed", wacz_name), ("bundle.downloaded", wacz_name)} <= trail
+    context.close()
+    # Without ReplayWeb.page installed the page says how to install it, and the WACZ is still there to download.
+    monkeypatch.setenv("ARCHIVER_REPLAY_DIR", str(replay_dir.parent / "finns-inte"))
+    cookies, _ = session_for(web, "communicator")
+    reply = request(web, "GET", f"/bundles/{result.bundle_id}/spela-upp", cookies=cookies)
+    assert reply.status == 200 and "python -m archiver.web.replay_assets" in reply.body
+    assert request(web, "GET", "/replay/sw.js").status == 404
+
+
+@pytest.mark.browser
 def test_a_post_from_the_page_is_captured_classified_and_its_action_marked_done_by_the_registrar(web, site):
     from urllib.parse import urlsplit as split
 
@@ -577,7 +627,7 @@ def test_a_post_from_the_page_is_captured_classified_and_its_action_marked_done_
     assert job.bundle_id in may and "Åtgärden är utförd" in may and job.bundle_id not in kept
 
 
-def test_pages_pass_the_nu_html_checker(web, tmp_path):
+def test_pages_pass_the_nu_html_checker(web, tmp_path, replay_dir, monkeypatch):
     """Every page as its users get it, through the W3C's validator (vnu.jar), when it and Java are here."""
     import importlib.util
     import shutil
@@ -591,8 +641,11 @@ def test_pages_pass_the_nu_html_checker(web, tmp_path):
              "snapshot": ("communicator", "/snapshot"), "bundles": ("registrar", "/bundles?registered=ja"),
              "users": ("admin", "/users"), "post": ("communicator", "/post"),
              "retention": ("registrar", "/gallring")}
+    monkeypatch.setenv("ARCHIVER_REPLAY_DIR", str(replay_dir))
     for row in web.services.catalog.list_bundles():  # a page bundle's page and a post bundle's (runs last)
         pages["post-bundle" if row["post"] else "bundle"] = ("registrar", f"/bundles/{row['id']}")
+        if not row["post"]:
+            pages["replay"] = ("registrar", f"/bundles/{row['id']}/spela-upp")
     for job in web.app.extensions["archiver_jobs"].recent():
         pages[f"{job.kind}-job"] = ("communicator", f"/snapshot/jobs/{job.id}")
     files = []

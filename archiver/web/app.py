@@ -30,7 +30,7 @@ from archiver.web.shared import (
     cookie_secure,
     csrf_ok,
 )
-from archiver.web.views import bundles, capture, overview, retention, signin, users
+from archiver.web.views import bundles, capture, overview, replay, retention, signin, users
 from archiver.web.words import (
     ACTION_NAMES,
     ERROR_TEXTS,
@@ -59,10 +59,12 @@ ADMIN = frozenset({"admin"})
 READERS = frozenset({"communicator", "registrar"})
 
 # The blueprints, one per area, in the order their routes are registered.
-BLUEPRINTS = (signin.bp, overview.bp, capture.bp, retention.bp, bundles.bp, users.bp)
+BLUEPRINTS = (signin.bp, overview.bp, capture.bp, retention.bp, bundles.bp, replay.bp, users.bp)
 
 # Routes anyone may reach, without a session.
-PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.login_post", "static"})
+# ReplayWeb.page's two scripts are published code, and a service worker's script is fetched without asking.
+PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.login_post", "static", "replay.ui_js", "replay.sw_js",
+                              "replay.frame"})
 # Every other route, by Flask endpoint, and the roles allowed on it. Not listed: refused for everyone.
 ROUTE_ROLES: dict[str, frozenset[str]] = {
     "overview.overview": ALL_ROLES,
@@ -80,6 +82,9 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "bundles.thumbnail": READERS,
     "bundles.download_pdf": READERS,
     "bundles.download_manifest": READERS,
+    "replay.replay": READERS,  # the same roles as downloading a bundle: replay shows what the WACZ holds
+    "replay.wacz_source": READERS,
+    "replay.download_wacz": READERS,
     "bundles.verify": REGISTRAR,
     "bundles.register": REGISTRAR,
     "users.users": ADMIN,
@@ -124,8 +129,8 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
 
     @app.after_request
     def headers(response):
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("Content-Security-Policy", CSP)  # the replay page sets its own
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"

@@ -30,6 +30,7 @@ ACTION_NAMES = {
     "bundle.registering": "Diarienummer registreras", "bundle.register_abandoned": "Registrering avbröts",
     "post.requested": "Inlägg begärt", "post.failed": "Inlägg misslyckades",
     "post.done": "Åtgärden markerad som utförd", "post.released": "Beviset frigjort",
+    "bundle.replayed": "Uppspelning av webbarkivet",
 }
 RETENTION_RULES = {  # retention.Decision.rule, in the words of the records plan
     "registered": "Diariefört – gallras aldrig",

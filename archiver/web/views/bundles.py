@@ -97,7 +97,9 @@ def bundle_page(bundle_id: str, error: str | None = None, status: int = 200, dnr
     verified = next((e for e in trail if e["action"] == "bundle.verified" and isinstance(e["detail"], dict)),
                     None)
     notice = NOTICES.get(request.args.get("klart", ""))
-    return render_template("bundle.html", b=row, pages=captured_pages(manifest_of(services.store, row)),
+    manifest = manifest_of(services.store, row)
+    return render_template("bundle.html", b=row, pages=captured_pages(manifest),
+                           wacz=(manifest or {}).get("wacz"),
                            trail=trail, verified=verified, error=error, notice=notice, dnr=dnr), status
 
 
