@@ -39,6 +39,7 @@ from archiver.demo.server import expected_row_colour, serve_directory, tall_page
 from bench import heavy
 from bench.pages import FixturePage, write_site
 from bench.profile import covered, report_lines, step_table
+from bench.recording import recording_report, run_recording
 from bench.scale import run_scale, scale_report
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # fewer for a quick look; medians need 3
@@ -297,6 +298,12 @@ def _scale(tmp: Path) -> dict:
     return run_scale(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml, archiver_run)
 
 
+def _recording(tmp: Path) -> dict:
+    """The recording set (bench/recording.py): the plain set with and without the WACZ."""
+    return run_recording(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml, archiver_run,
+                         REPEATS, TALL)
+
+
 def _measure_tool(tool: Tool, extra: list[str], tmp: Path, name: str) -> Sample:
     profile = tmp / f"{name}-profile.json" if tool.profiles else None
     return measure(tool.cmd + extra + (["--profile", str(profile)] if profile else []), tool.env,
@@ -381,8 +388,9 @@ def report(figures: dict) -> str:
 
 
 def main() -> int:
-    """Each set of BENCH_SETS (default all: plain, heavy, scale) in turn; output/bench.json holds them by name."""
-    known = (*SETS, "scale")  # scale measures ours alone (bench/scale.py), the others both tools
+    """Each set of BENCH_SETS (default all: plain, heavy, scale, recording) in turn; output/bench.json holds them
+    by name."""
+    known = (*SETS, "scale", "recording")  # scale and recording measure ours alone, the others both tools
     names = [n for n in os.environ.get("BENCH_SETS", ",".join(known)).split(",") if n]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -391,11 +399,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         for name in names:
             print(f"bench: the {name} set", file=sys.stderr, flush=True)
-            figures[name] = _scale(Path(tmp) / name) if name == "scale" else bench(Path(tmp) / name, name)
+            alone = {"scale": _scale, "recording": _recording}
+            figures[name] = alone[name](Path(tmp) / name) if name in alone else bench(Path(tmp) / name, name)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for name, one in figures.items():
-        print(f"\n=== the {name} set ===\n{scale_report(one) if name == 'scale' else report(one)}")
+        reporter = {"scale": scale_report, "recording": recording_report}.get(name, report)
+        print(f"\n=== the {name} set ===\n{reporter(one)}")
     print(f"\nfigures written to {OUTPUT}")
     return 0
 

@@ -134,6 +134,10 @@ def test_verify_register_get_and_tamper(partial_run, tmp_path):
     fetched = run_cli("bundles", "get", bundle_id, "--out", str(tmp_path / "dl"), registry=registry)
     assert fetched.returncode == 0, fetched.stderr
     assert (tmp_path / "dl" / Path(out["pdf"]).name).read_bytes() == Path(out["pdf"]).read_bytes()
+    wacz = Path(out["wacz"]["file"])  # the web archive comes with it, and the copy verifies with it
+    assert (tmp_path / "dl" / wacz.name).read_bytes() == wacz.read_bytes()
+    copied = run_cli("bundles", "verify", str(tmp_path / "dl"), registry=registry)
+    assert copied.returncode == 0 and "ok    WACZ files match datapackage.json" in copied.stdout, copied.stdout
     again = run_cli("bundles", "get", bundle_id, "--out", str(tmp_path / "dl"), registry=registry)
     assert again.returncode != 0 and "already exists" in again.stderr
 

@@ -27,7 +27,7 @@ from archiver.bundle import manifest as manifest_io
 from archiver.bundle.verify import verify_bundle
 from archiver.capture import record
 from archiver.capture.record import plan_body
-from archiver.capture.tiles import PngStream, stack
+from archiver.capture.tiles import PngStream, encode_png_parts, stack
 from archiver.capture.warcfile import REDACTED, stored_response_headers
 from archiver.catalog import Catalog, catalog_url_for
 from archiver.demo.server import serve_directory
@@ -109,18 +109,21 @@ def test_stored_headers_fit_the_decoded_body_and_hide_session_secrets():
     assert ("Set-Cookie", REDACTED) in stored and ("Content-Type", "text/css") in stored
 
 
-def test_png_stream_writes_the_pixels_it_was_given_across_bands(tmp_path, monkeypatch):
-    monkeypatch.setattr("archiver.capture.tiles.PNG_BAND_ROWS", 7)
-    image = Image.frombytes("RGB", (33, 50), random.Random(1).randbytes(33 * 50 * 3))
-    stream = PngStream(tmp_path / "p.png", 33, 50)
-    data = image.tobytes()
-    stream.add(data[:33 * 3 * 20])
-    stream.add(data[33 * 3 * 20:])
+def test_the_page_png_is_made_of_the_tiles_deflate_data_and_decodes_to_their_pixels(tmp_path):
+    """PngStream joins the tiles' own deflate data (no second deflate); a tile kept as the browser's PNG is
+    encoded from its pixels. The result is one PNG whose pixels are the tiles' stacked."""
+    tiles = [Image.frombytes("RGB", (33, h), random.Random(h).randbytes(33 * h * 3)) for h in (20, 7, 1, 15)]
+    stream = PngStream(tmp_path / "p.png", 33, 43)
+    stream.add(tiles[0].tobytes(), 20)  # as a tile the browser's PNG was kept for
+    for tile in tiles[1:]:
+        stream.add_parts(encode_png_parts(tile), tile.height)
     assert stream.close() == hashlib.sha256((tmp_path / "p.png").read_bytes()).hexdigest()
-    assert Image.open(tmp_path / "p.png").convert("RGB").tobytes() == data
-    short = PngStream(tmp_path / "q.png", 33, 50)
-    short.add(data[:33 * 3 * 10])
-    with pytest.raises(ValueError, match="10 rows written for a 50 px image"):
+    assert Image.open(tmp_path / "p.png").convert("RGB").tobytes() == stack(tiles).tobytes()
+    for tile in tiles:  # each tile's own PNG still stands alone
+        assert Image.open(io.BytesIO(encode_png_parts(tile).png)).convert("RGB").tobytes() == tile.tobytes()
+    short = PngStream(tmp_path / "q.png", 33, 43)
+    short.add_parts(encode_png_parts(tiles[0]), 20)
+    with pytest.raises(ValueError, match="20 rows written for a 43 px image"):
         short.close()
 
 
@@ -343,6 +346,7 @@ def test_replaywebpage_replays_the_page_offline_and_its_text_is_there(recorded, 
 
     from archiver.capture.browser import CHROMIUM_ARGS
     from archiver.demo.server import send_html
+    from archiver.web.views.replay import FRAME_BOOTSTRAP
 
     result, _, manifest, _ = recorded
     page_url, ts = manifest["pages"][0]["recording"]["page_url"], manifest["pages"][0]["recording"]["page_ts"]
@@ -354,6 +358,7 @@ def test_replaywebpage_replays_the_page_offline_and_its_text_is_there(recorded, 
              '</replay-web-page></body></html>')
     wacz = Path(result.wacz["path"]).read_bytes()
     routes = {"/": lambda req: send_html(req, 200, embed),
+              "/replay/": lambda req: send_html(req, 200, FRAME_BOOTSTRAP),  # as the app answers it
               "/bundle.wacz": lambda req: _send(req, wacz, "application/wacz"),
               "/replay/ui.js": lambda req: _send(req, (replay_dir / "ui.js").read_bytes(), "application/javascript"),
               "/replay/sw.js": lambda req: _send(req, (replay_dir / "sw.js").read_bytes(), "application/javascript")}
@@ -381,3 +386,38 @@ def test_replaywebpage_replays_the_page_offline_and_its_text_is_there(recorded, 
             assert frame.evaluate("document.getElementById('big').naturalWidth") == 320
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_a_slow_network_and_cpu_still_record_every_response_and_the_same_page(browser_choice, tmp_path):
+    """Throttled (150 ms a request, 10 Mbit/s, CPU 4x slower): recording holds each response until its body is
+    read, which must not lose one or change what the page shows."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from archiver.capture import CaptureSettings, capture_page, launch_browser
+    from archiver.capture.throttle import Throttle
+
+    async def capture(site: str):
+        async with launch_browser(browser_choice) as browser:
+            entry = SimpleNamespace(id="badplatser", platform="generic", url=f"{site}/recorded/page.html",
+                                    owner="Kommunikationsavdelningen", name=None)
+            settings = CaptureSettings(record=True, allow_private_networks=True, tile_spool=str(tmp_path),
+                                       throttle=Throttle(), run_id="slow")
+            return await capture_page(browser, entry, settings)
+
+    with serve_directory(FIXTURES, routes=ROUTES) as site, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(record, "INLINE_MAX_BYTES", STREAM_ABOVE)
+        captured = asyncio.run(capture(site))
+    assert captured.ok, captured.error
+    assert "Hämtat med fetch: 42 platser" in " ".join(w[4] for w in captured.words)
+    with open(captured.recording["warc_path"], "rb") as warc:
+        records = {(rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI")): rec.content_stream().read()
+                   for rec in ArchiveIterator(warc) if rec.rec_type in ("response", "resource")}
+    assert records[("response", f"{site}/recorded/big.png")] == BIG_PNG  # streamed, whole
+    assert records[("response", f"{site}/recorded/style.css")] == STYLE_CSS
+    assert ("response", f"{site.replace('127.0.0.1', 'localhost')}/recorded/frame.css") in records
+    shot = Image.open(io.BytesIO(records[("resource", f"urn:fullPage:{captured.final_url}")])).convert("RGB")
+    left, top = BIG_AT  # the image the recorder streamed reached the page whole, where the page put it
+    assert shot.crop((left, top, left + 320, top + 240)).tobytes() == Image.open(io.BytesIO(BIG_PNG)).tobytes()
+    assert hashlib.sha256(shot.tobytes()).hexdigest() == captured.pixels_sha256

@@ -50,7 +50,7 @@ def pages_jsonl(captures: list[PageCapture], title: str) -> str:
     for capture in captures:
         recording = capture.recording
         lines.append({"id": capture.key, "url": recording["page_url"], "ts": recording["page_ts"],
-                      "title": capture.title or capture.label})
+                      "title": (capture.title or capture.page_id) + (" (mobil)" if capture.variant == "mobile" else "")})
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 

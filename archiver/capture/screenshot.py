@@ -57,8 +57,8 @@ def _decode(raw: bytes, segment: list[tuple[int, int]], width: int, overlap: int
         image, png = image.crop((0, overlap, width, overlap + height)), None
     pixels = memoryview(image.tobytes())
     stride, top0 = width * 3, segment[0][0]
-    tiles = [(tile_png, hashlib.sha256(pixels[(top - top0) * stride:(top - top0 + h) * stride]).hexdigest())
-             for (tile_png, _), (top, h) in zip(tiling.cut(image, segment, png), segment)]
+    tiles = [(tile_png, hashlib.sha256(pixels[(top - top0) * stride:(top - top0 + h) * stride]).hexdigest(), parts)
+             for (tile_png, parts), (top, h) in zip(tiling.cut(image, segment, png), segment)]
     return tiles, pixels, above, pixels[-SEAM_OVERLAP_PX * stride:].tobytes()
 
 
@@ -95,9 +95,10 @@ async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None,
     png = tiling.PngStream(page_png, capture.width, capture.height) if page_png is not None else None
     writes = []
 
-    def keep(pixels) -> None:  # in order, after the segment's decode, on the same thread
+    def keep(parts, pixels, rows: int) -> None:  # each tile in order, on the decoding thread
         if png is not None:
-            writes.append(loop.run_in_executor(decoder, png.add, pixels))
+            writes.append(loop.run_in_executor(decoder, png.add_parts, parts, rows) if parts is not None
+                          else loop.run_in_executor(decoder, png.add, pixels, rows))
 
     try:
         await _capture_segments(cdp, capture, spool, decode, keep)
@@ -134,8 +135,9 @@ async def _capture_segments(cdp, capture: PageCapture, spool: Path | None, decod
             if above != previous_rows:
                 mismatched.append(top)
         digest.update(pixels)  # the tiles' pixels in order: the segment's, top to bottom
-        keep(pixels)
-        for (top, height), (png, pixels_sha256) in zip(segment, tiles):
+        stride, top0 = width * 3, segment[0][0]
+        for (top, height), (png, pixels_sha256, parts) in zip(segment, tiles):
+            keep(parts, pixels[(top - top0) * stride:(top - top0 + height) * stride], height)
             index = len(capture.tiles)
             path = spool / f"{capture.key}-{index:04d}.png" if spool is not None else None
             if path is not None:

@@ -7,6 +7,7 @@ import io
 import math
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from isal import isal_zlib
@@ -88,16 +89,16 @@ def plan_segments(bounds: list[tuple[int, int]], max_px: int = SEGMENT_MAX_PX) -
     return segments
 
 
-def cut(image: Image.Image, segment: list[tuple[int, int]], raw_png: bytes | None) -> list[tuple[bytes, Image.Image]]:
+def cut(image: Image.Image, segment: list[tuple[int, int]], raw_png: bytes | None) -> list[tuple[bytes, PngParts | None]]:
     """A segment's capture cut into its tiles as PNG; a one-tile segment keeps the browser's bytes when
-    they are exactly its rows (`raw_png`; None when the capture held more)."""
+    they are exactly its rows (`raw_png`; None when the capture held more), and then has no parts."""
     if len(segment) == 1 and raw_png is not None:
-        return [(raw_png, image)]
+        return [(raw_png, None)]
     top0 = segment[0][0]
     tiles = []
     for top, height in segment:
-        tile = image.crop((0, top - top0, image.width, top - top0 + height))
-        tiles.append((encode_png(tile), tile))
+        parts = encode_png_parts(image.crop((0, top - top0, image.width, top - top0 + height)))
+        tiles.append((parts.png, parts))
     return tiles
 
 
@@ -105,14 +106,35 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, fastest
+FINAL_EMPTY_BLOCK = b"\x03\x00"  # a last, empty deflate block (fixed Huffman): what ends a stream of flushed ones
+
+
+@dataclass(frozen=True)
+class PngParts:
+    """A tile's PNG and the pieces of it that a PNG of the whole page is made of without deflating again:
+    its rows' deflate data, cut off by a full flush (so it needs nothing before it), and their Adler-32."""
+
+    png: bytes
+    deflated: bytes
+    adler: int
+    size: int  # bytes of filtered rows the deflate data holds
+
+
 def encode_png(image: Image.Image, level: int = 1) -> bytes:
-    """An 8-bit RGB image as PNG, every row with PNG's "Up" filter, deflated at `level`.
+    return encode_png_parts(image, level).png
+
+
+def encode_png_parts(image: Image.Image, level: int = 1) -> PngParts:
+    """An 8-bit RGB image as PNG, every row but the first with PNG's "Up" filter, deflated at `level`.
 
     Pillow's encoder tries all five filters on every row; for screenshots, whose rows mostly repeat
     the one above, "Up" alone (one C subtraction over the image) makes files a few per cent smaller
-    in about half the time. Chromium's own fast PNGs are filtered the same way. The deflate is ISA-L's
-    (python-isal), a standard zlib stream: a 1,280 x 1,810 tile of a feed takes 7 ms against zlib's 33 ms
-    at the same level, for 1 % more bytes. Lossless either way.
+    in about half the time. Chromium's own fast PNGs are filtered the same way. The first row has no
+    row above it and is stored unfiltered (type 0), so the rows do not depend on what comes before and
+    the same deflate data serves the tile's PNG and the whole page's (`PngStream.add_parts`). The
+    deflate is ISA-L's (python-isal), a standard zlib stream: a 1,280 x 1,810 tile of a feed takes 7 ms
+    against zlib's 33 ms at the same level, for 1 % more bytes. Lossless either way.
     """
     if image.mode != "RGB":
         raise ValueError(f"encode_png takes RGB images, not {image.mode}")
@@ -121,58 +143,66 @@ def encode_png(image: Image.Image, level: int = 1) -> bytes:
     above.paste(image.crop((0, 0, width, height - 1)), (0, 1))
     rows = ImageChops.subtract_modulo(image, above).tobytes()
     stride = width * 3
-    filtered = b"".join(b"\x02" + rows[y:y + stride] for y in range(0, len(rows), stride))
+    filtered = b"\x00" + rows[:stride] + b"".join(b"\x02" + rows[y:y + stride] for y in range(stride, len(rows), stride))
+    compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -15)
+    deflated = compressor.compress(filtered) + compressor.flush(isal_zlib.Z_FULL_FLUSH)
+    adler = zlib.adler32(filtered)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, adaptive, no interlace
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", isal_zlib.compress(filtered, level)) \
-        + _chunk(b"IEND", b"")
+    idat = ZLIB_HEADER + deflated + FINAL_EMPTY_BLOCK + struct.pack(">I", adler)
+    png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    return PngParts(png, deflated, adler, len(filtered))
 
 
-PNG_BAND_ROWS = 2048  # rows filtered at once by PngStream: bounds its memory on a segment of 8,000 rows
+def adler32_combine(first: int, second: int, second_size: int) -> int:
+    """The Adler-32 of two byte strings end to end from theirs (zlib's adler32_combine, which Python lacks)."""
+    base = 65521
+    rem = second_size % base
+    sum1 = first & 0xFFFF
+    sum2 = (rem * sum1) % base
+    sum1 += (second & 0xFFFF) + base - 1
+    sum2 += ((first >> 16) & 0xFFFF) + ((second >> 16) & 0xFFFF) + base - rem
+    return (sum1 % base) | ((sum2 % base) << 16)
 
 
 class PngStream:
-    """One PNG of a whole page, written band by band as the page's pixels arrive, never held at once.
+    """One PNG of a whole page, written tile by tile as the page's pixels arrive, never held at once.
 
-    A 100,000 px page is 380 MB of RGB; this keeps a band of it. The rows are filtered as `encode_png`
-    does ("Up"), except each band's first, which has no row above it here and is stored unfiltered, and
-    the deflate is one ISA-L stream over the whole image, cut into IDAT chunks as it comes.
+    A 100,000 px page is 380 MB of RGB. Each tile's deflate data (`PngParts`) goes in as it is, one IDAT
+    chunk each, and the Adler-32s are combined: the page's PNG costs no second deflate. A tile kept as
+    the browser's own PNG (a page of one tile) is encoded here once from its pixels.
     """
 
-    def __init__(self, path, width: int, height: int, level: int = 1) -> None:
+    def __init__(self, path, width: int, height: int) -> None:
         self.path, self.width, self.height = path, width, height
         self.rows = 0
         self.sha256 = hashlib.sha256()  # of the file's bytes, as written
-        self._compressor = isal_zlib.compressobj(level)
+        self._adler = 1  # Adler-32 of nothing
         self._out = open(path, "wb")  # noqa: SIM115 - closed by close()
         header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
         self._emit(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header))
+        self._first = True
 
     def _emit(self, data: bytes) -> None:
         self._out.write(data)
         self.sha256.update(data)
 
-    def add(self, pixels) -> None:
-        """Whole rows of 8-bit RGB, top to bottom, following the rows added before."""
-        stride = self.width * 3
-        pixels = memoryview(pixels)
-        for start in range(0, len(pixels), PNG_BAND_ROWS * stride):
-            band = pixels[start:start + PNG_BAND_ROWS * stride]
-            height = len(band) // stride
-            image = Image.frombuffer("RGB", (self.width, height), band, "raw", "RGB", 0, 1)
-            above = Image.new("RGB", image.size)
-            above.paste(image.crop((0, 0, self.width, height - 1)), (0, 1))
-            rows = ImageChops.subtract_modulo(image, above).tobytes()
-            filtered = b"\x00" + bytes(band[:stride]) + b"".join(
-                b"\x02" + rows[y:y + stride] for y in range(stride, len(rows), stride))
-            deflated = self._compressor.compress(filtered)
-            if deflated:
-                self._emit(_chunk(b"IDAT", deflated))
-            self.rows += height
+    def add_parts(self, parts: PngParts, rows: int) -> None:
+        """The next `rows` rows, as a tile's deflate data."""
+        self._emit(_chunk(b"IDAT", (ZLIB_HEADER if self._first else b"") + parts.deflated))
+        self._first = False
+        self._adler = adler32_combine(self._adler, parts.adler, parts.size)
+        self.rows += rows
+
+    def add(self, pixels, rows: int) -> None:
+        """The next `rows` rows as 8-bit RGB pixels (a tile the browser's PNG was kept for)."""
+        image = Image.frombuffer("RGB", (self.width, rows), bytes(pixels), "raw", "RGB", 0, 1)
+        self.add_parts(encode_png_parts(image), rows)
 
     def close(self) -> str:
         """Finish the file; returns its SHA-256. Raises ValueError if the rows added are not the height."""
         try:
-            self._emit(_chunk(b"IDAT", self._compressor.flush()) + _chunk(b"IEND", b""))
+            self._emit(_chunk(b"IDAT", (ZLIB_HEADER if self._first else b"") + FINAL_EMPTY_BLOCK
+                              + struct.pack(">I", self._adler)) + _chunk(b"IEND", b""))
         finally:
             self._out.close()
         if self.rows != self.height:

@@ -1,7 +1,7 @@
 """ReplayWeb.page's two files (ui.js, sw.js), which let the web page replay a bundle's WACZ in the browser.
 
 They come from the npm package `replaywebpage` (Webrecorder, AGPL-3.0-or-later): the registry's tarball of a
-pinned version, its SHA-256 checked, unpacked (index.html, ui.js, sw.js and the licence) into a data folder
+pinned version, its SHA-256 checked, unpacked (ui.js, sw.js and the licence) into a data folder
 of their own, outside this package and the repository. `make install` runs this module
 (`python -m archiver.web.replay_assets`).
 They are served by our own app, so replay needs no CDN and works offline.
@@ -29,7 +29,7 @@ PACKAGE = "replaywebpage"
 VERSION = "2.4.6"
 TARBALL_SHA256 = "6faef5c261e94b6e83cd6ee975bd0378fd4bc948bb14d36d45c709ffecb261b8"
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
-FILES = ("ui.js", "sw.js", "index.html", "LICENSE")
+FILES = ("ui.js", "sw.js", "LICENSE")
 
 
 def assets_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -89,7 +89,7 @@ def install(folder: Path | None = None, url: str | None = None) -> Path:
     except OSError as exc:
         raise ConfigurationError(f"could not fetch ReplayWeb.page from {url}: {exc}; run "
                                  "`python -m archiver.web.replay_assets` where the npm registry can be reached, or "
-                                 "put ui.js, sw.js, index.html and LICENSE from that package into "
+                                 "put ui.js, sw.js and LICENSE from that package into "
                                  "ARCHIVER_REPLAY_DIR") from exc
     unpack(tarball, folder)
     log.info("installed ReplayWeb.page %s into %s", VERSION, folder)

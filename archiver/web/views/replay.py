@@ -24,6 +24,19 @@ REPLAY_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'unsafe-inlin
               "font-src 'self' data:; worker-src 'self'; frame-src 'self'; connect-src 'self' data:; object-src 'none'; "
               "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 WACZ_TYPE = "application/wacz"
+# What /replay/ answers when the replay frame reaches the server, which happens when it navigates before
+# ReplayWeb.page's service worker (registered by ui.js a moment before) has taken over /replay/: wait
+# for it and load the frame again, once, so the worker answers. Without this the frame can stay empty
+# on a first visit.
+FRAME_BOOTSTRAP = """<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><title>Startar uppspelningen</title>
+<script>
+navigator.serviceWorker.register("sw.js?serveIndex=1", {scope: "./"})
+  .then(() => navigator.serviceWorker.ready)
+  .then(() => { if (!sessionStorage.getItem("archiver-replay-reloaded")) {
+    sessionStorage.setItem("archiver-replay-reloaded", "1"); location.reload(); } });
+</script></head><body><p>Startar uppspelningen …</p></body></html>
+"""
 
 
 def recorded_pages(manifest: dict | None) -> list[dict]:
@@ -88,10 +101,9 @@ def _asset(name: str):
 @bp.get("/replay/")
 def frame():
     """The replay frame's first load, before ReplayWeb.page's service worker answers for /replay/ itself."""
-    folder = replay_assets.assets_dir()
-    if not replay_assets.installed(folder):
+    if not replay_assets.installed():
         abort(404)
-    response = make_response(send_file(folder / "index.html", mimetype="text/html", max_age=0))
+    response = make_response(FRAME_BOOTSTRAP)
     response.headers["Content-Security-Policy"] = REPLAY_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
