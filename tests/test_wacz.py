@@ -121,6 +121,10 @@ def test_the_page_png_is_made_of_the_tiles_deflate_data_and_decodes_to_their_pix
     assert Image.open(tmp_path / "p.png").convert("RGB").tobytes() == stack(tiles).tobytes()
     for tile in tiles:  # each tile's own PNG still stands alone
         assert Image.open(io.BytesIO(encode_png_parts(tile).png)).convert("RGB").tobytes() == tile.tobytes()
+    one = PngStream(tmp_path / "one.png", 33, 20)  # a page of one tile: the tile's PNG is the page's
+    one.whole(encode_png_parts(tiles[0]).png, 20)
+    assert one.close() == hashlib.sha256(encode_png_parts(tiles[0]).png).hexdigest()
+    assert Image.open(tmp_path / "one.png").convert("RGB").tobytes() == tiles[0].tobytes()
     short = PngStream(tmp_path / "q.png", 33, 43)
     short.add_parts(encode_png_parts(tiles[0]), 20)
     with pytest.raises(ValueError, match="20 rows written for a 43 px image"):
@@ -180,6 +184,10 @@ def test_py_wacz_validates_the_bundles_wacz(recorded):
     assert all(stored[name] == zipfile.ZIP_STORED for name in stored if name.endswith(".gz"))
     assert pages[0]["format"] == "json-pages-1.0"
     assert [(p["id"], p["title"]) for p in pages[1:]] == [("badplatser", "Inspelad sida – badplatser")]
+    # The cover says the web archive is there and what it is for.
+    cover = subprocess.run(["pdftotext", "-f", "1", "-l", "1", result.pdf, "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "Webbarkivet (WACZ) av samma besök" in cover and f"{result.bundle_id}.wacz" in cover
 
 
 @pytest.mark.browser

@@ -95,10 +95,15 @@ async def capture_tiles(cdp, capture: PageCapture, spool: Path | None = None,
     png = tiling.PngStream(page_png, capture.width, capture.height) if page_png is not None else None
     writes = []
 
-    def keep(parts, pixels, rows: int) -> None:  # each tile in order, on the decoding thread
-        if png is not None:
-            writes.append(loop.run_in_executor(decoder, png.add_parts, parts, rows) if parts is not None
-                          else loop.run_in_executor(decoder, png.add, pixels, rows))
+    def keep(tile_png: bytes, parts, pixels, rows: int) -> None:  # each tile in order, on the decoding thread
+        if png is None:
+            return
+        if parts is not None:
+            writes.append(loop.run_in_executor(decoder, png.add_parts, parts, rows))
+        elif rows == capture.height:  # the page is this one tile, kept as the browser's PNG
+            writes.append(loop.run_in_executor(decoder, png.whole, tile_png, rows))
+        else:
+            writes.append(loop.run_in_executor(decoder, png.add, pixels, rows))
 
     try:
         await _capture_segments(cdp, capture, spool, decode, keep)
@@ -137,7 +142,7 @@ async def _capture_segments(cdp, capture: PageCapture, spool: Path | None, decod
         digest.update(pixels)  # the tiles' pixels in order: the segment's, top to bottom
         stride, top0 = width * 3, segment[0][0]
         for (top, height), (png, pixels_sha256, parts) in zip(segment, tiles):
-            keep(parts, pixels[(top - top0) * stride:(top - top0 + height) * stride], height)
+            keep(png, parts, pixels[(top - top0) * stride:(top - top0 + height) * stride], height)
             index = len(capture.tiles)
             path = spool / f"{capture.key}-{index:04d}.png" if spool is not None else None
             if path is not None:

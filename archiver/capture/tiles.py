@@ -180,7 +180,7 @@ class PngStream:
         self._out = open(path, "wb")  # noqa: SIM115 - closed by close()
         header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
         self._emit(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header))
-        self._first = True
+        self._first, self._whole = True, False
 
     def _emit(self, data: bytes) -> None:
         self._out.write(data)
@@ -193,6 +193,14 @@ class PngStream:
         self._adler = adler32_combine(self._adler, parts.adler, parts.size)
         self.rows += rows
 
+    def whole(self, png: bytes, rows: int) -> None:
+        """A page of one tile: its PNG is the page's (the browser's own bytes, not encoded again)."""
+        self._out.seek(0)
+        self._out.truncate()
+        self.sha256 = hashlib.sha256()
+        self._emit(png)
+        self.rows, self._whole = rows, True
+
     def add(self, pixels, rows: int) -> None:
         """The next `rows` rows as 8-bit RGB pixels (a tile the browser's PNG was kept for)."""
         image = Image.frombuffer("RGB", (self.width, rows), bytes(pixels), "raw", "RGB", 0, 1)
@@ -201,8 +209,9 @@ class PngStream:
     def close(self) -> str:
         """Finish the file; returns its SHA-256. Raises ValueError if the rows added are not the height."""
         try:
-            self._emit(_chunk(b"IDAT", (ZLIB_HEADER if self._first else b"") + FINAL_EMPTY_BLOCK
-                              + struct.pack(">I", self._adler)) + _chunk(b"IEND", b""))
+            if not self._whole:
+                self._emit(_chunk(b"IDAT", (ZLIB_HEADER if self._first else b"") + FINAL_EMPTY_BLOCK
+                                  + struct.pack(">I", self._adler)) + _chunk(b"IEND", b""))
         finally:
             self._out.close()
         if self.rows != self.height:

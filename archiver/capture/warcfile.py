@@ -128,8 +128,9 @@ class WarcFile:
         extra = ({"WARC-Truncated": exchange.truncated} if exchange.truncated else {}) | (
             {"WARC-Record-ID": exchange.record_id} if exchange.record_id else {})
         with (io.BytesIO(body) if body is not None else open(exchange.body, "rb")) as payload:
-            response = writer.create_warc_record(
-                exchange.url, "response", payload=payload, warc_headers_dict=self._headers(exchange.seen_at, extra),
+            response = writer.create_warc_record(  # with its length given, warcio reads the body in place
+                exchange.url, "response", payload=payload, length=length,
+                warc_headers_dict=self._headers(exchange.seen_at, extra),
                 http_headers=StatusAndHeaders(f"{exchange.status} {exchange.reason}".strip(),
                                               stored_response_headers(exchange.response_headers, length),
                                               protocol="HTTP/1.1"))
@@ -137,7 +138,7 @@ class WarcFile:
         parts = urlsplit(exchange.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = writer.create_warc_record(
-            exchange.url, "request", payload=io.BytesIO(exchange.request_body),
+            exchange.url, "request", payload=io.BytesIO(exchange.request_body), length=len(exchange.request_body),
             warc_headers_dict=self._headers(exchange.seen_at, {
                 "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")}),
             http_headers=StatusAndHeaders(f"{exchange.method} {target} HTTP/1.1", redact(exchange.request_headers),
@@ -152,8 +153,9 @@ class WarcFile:
         self._submit(self._write_resource, uri, content_type, data, moment, extra)
 
     def _write_resource(self, uri, content_type, data, moment, extra) -> None:
+        length = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
         with (io.BytesIO(data) if isinstance(data, bytes) else open(data, "rb")) as payload:
-            record = self._writer().create_warc_record(uri, "resource", payload=payload,
+            record = self._writer().create_warc_record(uri, "resource", payload=payload, length=length,
                                                        warc_content_type=content_type,
                                                        warc_headers_dict=self._headers(moment, extra))
             self._write(record)
