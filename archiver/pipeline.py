@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 # What the bundle step needs (the PDF libraries, SQLAlchemy, the timestamp's ASN.1), about 0.7 s of imports:
 # loaded while Chromium starts, when this process has nothing else to do.
-BUNDLE_MODULES = ("archiver.bundle.pdf", "archiver.bundle.timestamp", "archiver.catalog", "wacz.main")
+BUNDLE_MODULES = ("archiver.bundle.pdf", "archiver.bundle.timestamp", "archiver.catalog")
+WACZ_MODULES = ("wacz.main",)  # py-wacz, 0.5 s and 25 MB: only when the register asks for the WACZ
 
 
 @dataclass
@@ -108,10 +109,10 @@ def _opened(catalog: Catalog | Callable[[], Catalog]) -> Catalog:
     return catalog() if callable(catalog) else catalog
 
 
-def _set_up(store: Store, catalog) -> tuple[Catalog, dict[str, float]]:
+def _set_up(store: Store, catalog, wacz: bool = False) -> tuple[Catalog, dict[str, float]]:
     """The run's own start-up: the bundle step's imports, the catalog (`catalog` may be a callable that opens
     it), the `sync` step, and each page's time last run. On a thread while Chromium starts."""
-    for name in BUNDLE_MODULES:
+    for name in (*BUNDLE_MODULES, *(WACZ_MODULES if wacz else ())):
         importlib.import_module(name)
     catalog = _opened(catalog)
     sync(store, catalog)
@@ -148,7 +149,8 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
                 on_page(capture)
 
         captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
-            browser, pages, settings, done, lambda: _set_up(store, catalog), request.capture_keys, clock))
+            browser, pages, settings, done, lambda: _set_up(store, catalog, register.bundle.wacz), request.capture_keys,
+            clock))
         run_info = _run_info(register, bundle_id, request, started, browser_version)
         return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
                                      completes=request.completes, clock=clock, images=images)
@@ -242,14 +244,9 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
             pdf_path = staging / f"{bundle_id}.pdf"
             from archiver.bundle.pdf import build_pdf
 
+            wacz = _web_archive(register, run_info, captures, staging, clock)
+            run_info = replace(run_info, wacz=wacz is not None)  # the cover says whether there is one
             layout = build_pdf(run_info, captures, pdf_path, clock, images)
-            wacz = None
-            if register.bundle.wacz:
-                from archiver.bundle.wacz import build_wacz
-
-                with clock.step("wacz"):
-                    wacz = build_wacz(captures, staging / f"{bundle_id}.wacz",
-                                      f"{run_info.organisation}: {bundle_id}")
             with clock.step("manifest"):
                 manifest = manifest_io.build_manifest(run_info, captures, pdf_path, layout.pages,
                                                       layout.first_pages, layout.cover_pages, completes=completes,
@@ -292,6 +289,28 @@ def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCaptur
     if wacz is not None:
         result.wacz = wacz | {"path": where(wacz["file"])}
     return result
+
+
+def _web_archive(register, run_info: RunInfo, captures: list[PageCapture], staging: Path,
+                 clock: StepClock) -> dict | None:
+    """Step: the bundle's WACZ from the captures' recordings, when the register asks for one.
+
+    One py-wacz cannot build does not cost the bundle: it is stored without it (the PDF/A is the record),
+    the manifest says nothing of recordings it does not hold, and a warning says why."""
+    if not register.bundle.wacz:
+        return None
+    from archiver.bundle.wacz import WaczError, build_wacz
+
+    with clock.step("wacz"):
+        try:
+            return build_wacz(captures, staging / f"{run_info.bundle_id}.wacz",
+                              f"{run_info.organisation}: {run_info.bundle_id}")
+        except WaczError as exc:
+            log.warning("bundle %s is stored WITHOUT its web archive: %s", run_info.bundle_id, exc)
+            for capture in captures:
+                capture.recording = None
+                capture.warnings.append(f"the web archive of this visit could not be built: {exc}")
+            return None
 
 
 def catalog_strays(store: Store, catalog: Catalog, unreadable: dict[str, str] | None = None) -> list[str]:

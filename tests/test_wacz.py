@@ -201,6 +201,14 @@ def test_the_index_finds_every_url_the_page_loaded(recorded):
                                                        "new.png")} | {f"{frame_site}/recorded/frame.html",
                                                                       f"{frame_site}/recorded/frame.css"}
     assert expected <= indexed, expected - indexed
+    # The page's script changed the address bar (history.replaceState); replay opens the document it was
+    # loaded from, which the archive holds.
+    page = manifest["pages"][0]
+    assert page["final_url"] == f"{site}/recorded/page.html?flik=inlagg"
+    assert page["recording"]["page_url"] == f"{site}/recorded/page.html"
+    with zipfile.ZipFile(result.wacz["path"]) as archive:
+        listed = [json.loads(line)["url"] for line in archive.read("pages/pages.jsonl").splitlines()[1:]]
+    assert listed == [page["recording"]["page_url"]]
     page_info = next(json.loads(body) for headers, _, body in warc_records(Path(result.wacz["path"]))
                      if headers.get("WARC-Target-URI", "").startswith("urn:pageinfo:"))
     assert page_info["urls"][f"{site}/recorded/old.png"]["status"] == 302
@@ -227,7 +235,8 @@ def test_bodies_are_what_the_server_sent_and_the_page_still_got_them(recorded):
     assert records[("response", f"{site}/recorded/new.png")][1] == NEW_PNG
     # The streamed image reached the page whole: its pixels are in the screenshot where the page put it.
     page = manifest["pages"][0]
-    shot = Image.open(io.BytesIO(records[("resource", f"urn:fullPage:{page['final_url']}")][1])).convert("RGB")
+    shot = Image.open(io.BytesIO(records[("resource", f"urn:fullPage:{page['recording']['page_url']}")][1])
+                      ).convert("RGB")
     left, top = BIG_AT
     assert shot.crop((left, top, left + 320, top + 240)).tobytes() == Image.open(io.BytesIO(BIG_PNG)).tobytes()
     words = " ".join(w[4] for w in result.captures[0].words)
@@ -245,7 +254,7 @@ def test_the_screenshot_record_is_the_pdfs_pixels_from_the_same_visit(recorded):
     assert len(found) == 1
     headers, png = found[0]
     assert headers["WARC-Type"] == "resource" and headers["Content-Type"] == "image/png"
-    assert headers["WARC-Refers-To-Target-URI"] == page["final_url"]
+    assert headers["WARC-Refers-To-Target-URI"] == page["recording"]["page_url"]
     assert headers["WARC-Refers-To"] == page["recording"]["page_record"]
     assert hashlib.sha256(png).hexdigest() == page["recording"]["screenshot_png_sha256"]
     pixels = Image.open(io.BytesIO(png)).convert("RGB").tobytes()
@@ -302,6 +311,28 @@ def test_a_register_that_turns_the_wacz_off_gets_none(tmp_path, site, browser_ch
     manifest = manifest_io.load(Path(result.manifest))
     assert result.wacz is None and "wacz" not in manifest and "recording" not in manifest["pages"][0]
     assert not list(Path(result.location).glob("*.wacz"))
+
+
+@pytest.mark.browser
+def test_a_wacz_that_cannot_be_built_does_not_cost_the_bundle(tmp_path, site, browser_choice, monkeypatch):
+    """py-wacz refusing (as it does a main page its index lacks) leaves the PDF/A bundle stored and whole."""
+    import wacz.main
+
+    def refuse(args):
+        raise ValueError("ts None not found in index")
+
+    monkeypatch.setattr(wacz.main, "main", refuse)
+    result, catalog = run_bundle(tmp_path, site, browser_choice)
+    manifest = manifest_io.load(Path(result.manifest))
+    page = manifest["pages"][0]
+    assert page["status"] == "ok" and result.wacz is None and "wacz" not in manifest and "recording" not in page
+    assert any("web archive of this visit could not be built" in w for w in page["warnings"])
+    assert not list(Path(result.location).glob("*.wacz"))
+    assert verify_bundle(Path(result.location), catalog.get_bundle(result.bundle_id)).ok
+    cover = subprocess.run(["pdftotext", "-f", "1", "-l", "1", result.pdf, "-"], capture_output=True, text=True,
+                           check=True).stdout
+    # No section for a WACZ that is not there; the page's warning, on the cover too, says why.
+    assert "Webbarkivet (WACZ) av samma besök" not in cover and "could not be built" in " ".join(cover.split())
 
 
 def _free_port() -> int:
@@ -379,7 +410,7 @@ def test_replaywebpage_replays_the_page_offline_and_its_text_is_there(recorded, 
             found = None
             while found is None and time.monotonic() < deadline:
                 for frame in page.frames:
-                    if frame.url.endswith("/recorded/page.html") and "mp_/" in frame.url:
+                    if "/recorded/page.html" in frame.url and "mp_/" in frame.url:  # its script sets ?flik=
                         try:
                             text = frame.evaluate("document.body ? document.body.innerText : ''")
                         except PlaywrightError:  # a frame navigating away while it is read
@@ -425,7 +456,8 @@ def test_a_slow_network_and_cpu_still_record_every_response_and_the_same_page(br
     assert records[("response", f"{site}/recorded/big.png")] == BIG_PNG  # streamed, whole
     assert records[("response", f"{site}/recorded/style.css")] == STYLE_CSS
     assert ("response", f"{site.replace('127.0.0.1', 'localhost')}/recorded/frame.css") in records
-    shot = Image.open(io.BytesIO(records[("resource", f"urn:fullPage:{captured.final_url}")])).convert("RGB")
+    shot = Image.open(io.BytesIO(records[("resource", f"urn:fullPage:{captured.recording['page_url']}")]))
+    shot = shot.convert("RGB")
     left, top = BIG_AT  # the image the recorder streamed reached the page whole, where the page put it
     assert shot.crop((left, top, left + 320, top + 240)).tobytes() == Image.open(io.BytesIO(BIG_PNG)).tobytes()
     assert hashlib.sha256(shot.tobytes()).hexdigest() == captured.pixels_sha256

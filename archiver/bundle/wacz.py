@@ -66,11 +66,17 @@ def build_wacz(captures: list[PageCapture], out_path: Path, title: str) -> dict 
         pages.write_text(pages_jsonl(recorded, title), encoding="utf-8")
         first = recorded[0].recording
         args = ["create", *(str(c.recording["warc_path"]) for c in recorded), "-o", str(out_path),
-                "-p", str(pages), "--copy-pages", "--hash-type", "sha256", "--title", title,
-                "--url", first["page_url"], "--date", first["page_ts"]]
-        with contextlib.redirect_stdout(_LogLines()):
-            code = wacz_main(args)
+                "-p", str(pages), "--copy-pages", "--hash-type", "sha256", "--title", title]
+        if first["page_record"]:  # py-wacz refuses a main page the index lacks
+            args += ["--url", first["page_url"], "--date", first["page_ts"]]
+        try:
+            with contextlib.redirect_stdout(_LogLines()):
+                code = wacz_main(args)
+        except (ValueError, KeyError, OSError) as exc:  # py-wacz's own refusals, and a full disk
+            out_path.unlink(missing_ok=True)
+            raise WaczError(f"py-wacz could not build {out_path.name}: {exc}") from exc
     if code != 0:
+        out_path.unlink(missing_ok=True)
         raise WaczError(f"py-wacz could not build {out_path.name} (exit {code}); the debug log has its report")
     return {"file": out_path.name, "media_type": WACZ_MEDIA_TYPE, "sha256": sha256_file(out_path),
             "bytes": out_path.stat().st_size, "pages": len(recorded),

@@ -77,15 +77,17 @@ class Recorder:
     record_max: int | None = None  # None: MAX_RECORD_BYTES
     urls: dict = field(default_factory=dict)  # url -> {"status", "mime", "type"}: the page-info's list
     not_recorded: list = field(default_factory=list)  # {"url", "reason"}
-    documents: dict = field(default_factory=dict)  # url -> (response record id, time): the page's own
+    document: tuple | None = None  # the main frame's last document: (url, response record id, time)
     bytes: int = 0
     responses: int = 0
     _cdp: object = None
+    _main_frame: str | None = None  # a page target's id is its main frame's
     _tasks: set = field(default_factory=set)
     _stopping: bool = False
 
     async def start(self, context, page) -> None:
         self._cdp = await context.new_cdp_session(page)
+        self._main_frame = (await self._cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
         self._cdp.on("Fetch.requestPaused", self._paused)
         await self._cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Response"}]})
         page.on("requestfailed", self._failed)
@@ -137,8 +139,8 @@ class Recorder:
             await self._continue(request_id)
             return
         record_id = f"<urn:uuid:{uuid.uuid4()}>"
-        if event.get("resourceType") == "Document":
-            self.documents[url] = (record_id, seen_at)
+        if event.get("resourceType") == "Document" and event.get("frameId") == self._main_frame and kind != "none":
+            self.document = (url, record_id, seen_at)
         self.responses += 1
         self.bytes += len(body) if isinstance(body, bytes) else body.stat().st_size
         self.warc.exchange(Exchange(
@@ -195,8 +197,10 @@ class Recorder:
 
     def finish(self, capture: PageCapture) -> None:
         """The page-info and screenshot records, then the WARC closed; what it holds into `capture.recording`."""
-        page_url = capture.final_url or capture.requested_url
-        document_id, document_at = self.documents.get(page_url, (None, capture.started_at))
+        # The document the page was loaded from: what replay opens. The address bar's URL may differ (a
+        # script's history.pushState), and the archive holds no response for that one.
+        page_url, document_id, document_at = self.document or (
+            capture.final_url or capture.requested_url, None, capture.started_at)
         page_info = {"pageid": capture.key, "url": page_url, "ts": warc_date(document_at or utcnow()),
                      "urls": self.urls, "not_recorded": self.not_recorded}
         info_id = f"<urn:uuid:{uuid.uuid4()}>"
