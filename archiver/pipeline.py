@@ -23,8 +23,9 @@ from archiver import TOOL_NAME, __version__, recovery
 from archiver.bundle import manifest as manifest_io
 from archiver.bundle.imagepdf import ImagePdfs  # light: img2pdf and pikepdf are imported when used
 from archiver.capture import BrowserChoice, CaptureSettings, capture_pages
+from archiver.capture.batch import capture_on_live_browser, worth_retrying
 from archiver.capture.browser import keep_browser
-from archiver.capture.page import capture_on_live_browser, capture_post, visitor_user_agents, worth_retrying
+from archiver.capture.page import capture_post, visitor_user_agents
 from archiver.errors import CatalogError, StoreError
 from archiver.logcontext import run_id_var
 from archiver.models import PageCapture, PostRequest, RunRequest, new_bundle_id, utcnow

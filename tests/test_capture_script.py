@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import run_cli
 
-from archiver.capture.page import MOBILE_VIEWPORT, capture_jobs
+from archiver.capture.batch import capture_jobs
+from archiver.capture.page import MOBILE_VIEWPORT
 from archiver.capture.recipes import RECIPES, recipe_for
 from archiver.capture.steps import _is_login_path
 from archiver.catalog import Catalog, catalog_url_for

@@ -24,8 +24,8 @@ from conftest import FIXTURES, register_yaml
 from faultkit import TESTS, SmallDisk, archiver, command, env_for, kill_chromium_of, snapshot, wait_stopped
 from synthetic import store_bundle
 
+from archiver.capture.batch import capture_on_live_browser, worth_retrying
 from archiver.capture.browser import BrowserKeeper
-from archiver.capture.page import capture_on_live_browser, worth_retrying
 from archiver.demo.server import send_html, serve_directory
 from archiver.errors import NotFoundError
 from archiver.models import PageCapture, utcnow

@@ -31,9 +31,9 @@ from conftest import register_yaml
 from PIL import Image
 
 from archiver.capture import CaptureSettings, capture_pages
+from archiver.capture.batch import worth_retrying
 from archiver.capture.browser import CHROMIUM_ARGS
 from archiver.capture.netguard import MAX_WARNED_HOSTS, NetGuard
-from archiver.capture.page import worth_retrying
 from archiver.capture.tiles import stack
 from archiver.models import PageCapture
 from archiver.register import Register

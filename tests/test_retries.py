@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, register_yaml, run_cli
 
-from archiver.capture.page import worth_retrying
+from archiver.capture.batch import worth_retrying
 from archiver.catalog import Catalog
 from archiver.demo.server import send_html, serve_directory, status, tall_page_html
 from archiver.models import PageCapture

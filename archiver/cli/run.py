@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def _report(services: Services, request: RunRequest, as_json: bool, profile_to: str | None = None) -> int:
     from archiver.capture import find_browser
-    from archiver.capture.page import capture_jobs
+    from archiver.capture.batch import capture_jobs
     from archiver.profile import process_age_s
 
     start_up = process_age_s() if profile_to else 0.0

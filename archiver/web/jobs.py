@@ -70,7 +70,7 @@ class JobRunner:
 
     def start(self, page_id: str, reason: str, requested_by: str) -> Job:
         """Start a snapshot of one registered page; BusyError when another run holds the store."""
-        from archiver.capture.page import capture_jobs
+        from archiver.capture.batch import capture_jobs
 
         selected = self.services.register.select([page_id])  # NotFoundError for an unregistered id
         request = RunRequest(reason=f"pre-change: {reason}", requested_by=requested_by, page_ids=(page_id,))
