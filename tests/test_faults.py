@@ -81,6 +81,7 @@ def assert_level(registry: Path, before: dict[str, str], *, changed=(), gone=())
 
 RUN_STEPS = [  # where it dies, what that leaves on disk, and the next command
     pytest.param("archiver.capture.screenshot:capture_tiles", "nothing", "run", id="capture"),
+    pytest.param("archiver.bundle.wacz:build_wacz:return", "staging", "sync", id="wacz"),
     pytest.param("archiver.bundle.pdf:build_pdf:return", "staging", "sync", id="pdf-build"),
     pytest.param("archiver.pipeline:_trusted_timestamp", "staging", "sync", id="manifest"),
     pytest.param("archiver.store.local:_fsync_dir", "stored", "sync", id="store-rename"),
@@ -106,7 +107,9 @@ def test_sigkill_in_each_step_of_a_run_leaves_nothing_half_written_and_the_next_
     assert (len(staging), len(stored)) == ((left == "staging") * 1, (left == "stored") * 1), (staging, stored)
     if left == "staging":
         assert (staging[0] / "manifest.json").exists() == point.endswith("_trusted_timestamp")
-        assert any(p.suffix == ".pdf" for p in staging[0].iterdir())
+        # The WACZ is built before the PDF: killed then, the staging folder holds it alone.
+        assert any(p.suffix == ".pdf" for p in staging[0].iterdir()) == ("build_wacz" not in point)
+        assert any(p.suffix == ".wacz" for p in staging[0].iterdir())
     assert _catalogued(registry) == [earlier]  # the half-made and the stored-not-catalogued are not listed
 
     if then == "run":
