@@ -263,3 +263,16 @@ def test_network_watch_tells_requests_that_can_run_code_from_images_and_old_poll
     assert with_old_poll is False
     assert with_script == (True, True)
     assert quiet_after_script is False  # the script ended after the moment asked about: its handler may yet run
+
+
+def test_malloc_arenas_are_capped_unless_the_operator_chose(monkeypatch):
+    import ctypes
+    import sys
+
+    from archiver.malloc import cap_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert cap_arenas() is False  # the operator's setting stands
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    glibc = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
+    assert cap_arenas() is glibc

@@ -213,7 +213,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         if recorder is not None:
             with clock.step("recording"):
                 await recorder.stop()
-                await asyncio.to_thread(recorder.finish, capture)
+                await recorder.finish(capture)
                 recorder = None
         if autoconsent is not None:
             capture.dismissed.extend(autoconsent.answered())  # an opt-out that finished late
@@ -229,7 +229,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
                 if context is not None:
                     await context.close()
                 if recorder is not None:  # the capture failed: its recording is not kept
-                    await asyncio.to_thread(recorder.warc.abandon)
+                    await recorder.warc.abandon()
             finally:
                 if guard is not None:
                     await guard.close()
@@ -244,7 +244,7 @@ async def _start_recording(context, page, capture: PageCapture, settings: Captur
 
     folder = Path(settings.tile_spool) if settings.tile_spool else Path(tempfile.mkdtemp(prefix="archiver-warc-"))
     name = f"{settings.run_id or 'capture'}-{capture.key}-{uuid.uuid4().hex[:8]}.warc.gz"
-    warc = await asyncio.to_thread(WarcFile, folder / name, {
+    warc = WarcFile(folder / name, {
         "software": f"{TOOL_NAME} {__version__} (warcio, recording in the page's own CDP session)",
         "format": "WARC File Format 1.1",
         "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
@@ -257,7 +257,7 @@ async def _start_recording(context, page, capture: PageCapture, settings: Captur
     try:
         await recorder.start(context, page)
     except BaseException:
-        await asyncio.to_thread(warc.abandon)
+        await warc.abandon()
         raise
     return recorder
 

@@ -195,7 +195,7 @@ class Recorder:
             for task in late:
                 task.cancel()
 
-    def finish(self, capture: PageCapture) -> None:
+    async def finish(self, capture: PageCapture) -> None:
         """The page-info and screenshot records, then the WARC closed; what it holds into `capture.recording`."""
         # The document the page was loaded from: what replay opens. The address bar's URL may differ (a
         # script's history.pushState), and the archive holds no response for that one.
@@ -214,7 +214,7 @@ class Recorder:
                                extra={"WARC-Record-ID": shot_id, "WARC-Refers-To-Target-URI": page_url,
                                       **({"WARC-Refers-To": document_id} if document_id else {}),
                                       **({"WARC-Refers-To-Date": warc_date(document_at)} if document_at else {})})
-        self.warc.close()
+        await self.warc.close()
         if capture.screenshot is not None:
             Path(capture.screenshot["path"]).unlink(missing_ok=True)
         capture.recording = {

@@ -1,4 +1,4 @@
-"""One capture's WARC 1.1 file, written by warcio on a thread of its own while the page is captured.
+"""One capture's WARC 1.1 file, written by warcio off the event loop, in order, while the page is captured.
 
 Each record is its own gzip member (what `.warc.gz` readers and CDXJ indexers expect), deflated by ISA-L
 at level 1: warcio's own wrapper deflates at zlib level 9, which on a page's images and fonts (already
@@ -12,7 +12,6 @@ import io
 import logging
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,8 @@ from isal import isal_zlib
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
+
+from archiver.capture.serial import Serial
 
 log = logging.getLogger(__name__)
 
@@ -80,25 +81,25 @@ class Exchange:
 
 @dataclass
 class WarcFile:
-    """Writes records in the order given, on one thread; `close()` waits for them and reports a failure."""
+    """Writes records in the order given, one at a time on the loop's thread pool (archiver/capture/serial.py);
+    made, fed and closed on the event loop. `close()` waits for them and raises the first write that failed."""
 
     path: Path
     info: dict  # the warcinfo record's fields
     records: int = 0
-    _executor: ThreadPoolExecutor = field(init=False, repr=False)
+    _serial: Serial = field(init=False, repr=False, default_factory=Serial)
     _out: BinaryIO = field(init=False, repr=False)
-    _writes: list[Future] = field(init=False, repr=False, default_factory=list)
+    _writes: list = field(init=False, repr=False, default_factory=list)
     warcinfo_id: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc")
         self._out = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         self.warcinfo_id = f"<urn:uuid:{uuid.uuid4()}>"
         self._submit(self._write_warcinfo)
 
     def _submit(self, work, *args) -> None:
-        self._writes.append(self._executor.submit(work, *args))
-        self._writes = [w for w in self._writes if not w.done() or w.exception() is not None]
+        self._writes = [w for w in self._writes if not w.done() or w.cancelled() or w.exception() is not None]
+        self._writes.append(self._serial.submit(work, *args))
 
     def _write(self, record) -> None:
         member = _GzipMember(self._out)
@@ -160,18 +161,19 @@ class WarcFile:
                                                        warc_headers_dict=self._headers(moment, extra))
             self._write(record)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Wait for every record, then close the file; a write that failed (a full disk) raises here."""
         try:
-            self._executor.shutdown(wait=True)
+            await self._serial.drain()
             for write in self._writes:
                 write.result()
         finally:
             self._out.close()
 
-    def abandon(self) -> None:
+    async def abandon(self) -> None:
         """A capture that failed: its recording is not kept."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._serial.cancel()
+        await self._serial.drain()
         self._out.close()
         self.path.unlink(missing_ok=True)
 

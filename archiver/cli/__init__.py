@@ -16,6 +16,7 @@ import click
 from archiver import __version__
 from archiver.cli.common import LOG_FORMATS, Services, configure_logging
 from archiver.errors import ArchiverError
+from archiver.malloc import cap_arenas
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     own collections while it tears the modules down (Playwright's, pikepdf's, pydantic's) took 0.2 s of
     every command. Nothing is skipped: exit handlers run and files close as before.
     """
+    cap_arenas()  # before any thread starts (archiver/malloc.py)
     try:
         code = _run(argv)
     finally:
