@@ -26,7 +26,7 @@ from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
 
-from archiver.capture.warcfile import Exchange, WarcFile, warc_date
+from archiver.capture.warcfile import TRANSFER_HEADERS, Exchange, WarcFile, warc_date
 from archiver.models import PageCapture, utcnow
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,7 @@ class Recorder:
                           "type": event.get("resourceType", "").lower()}
         try:
             if kind == "inline":
-                answer = await self._cdp.send("Fetch.getResponseBody", {"requestId": request_id})
-                body = base64.b64decode(answer["body"]) if answer.get("base64Encoded") \
-                    else answer["body"].encode("utf-8")
+                body = _bytes(await self._cdp.send("Fetch.getResponseBody", {"requestId": request_id}), "body")
                 await self._continue(request_id)
             elif kind == "stream":
                 body = await self._stream(request_id, status, event)
@@ -164,15 +162,13 @@ class Recorder:
             try:
                 while True:
                     piece = await self._cdp.send("IO.read", {"handle": handle, "size": STREAM_CHUNK_BYTES})
-                    await asyncio.to_thread(out.write, base64.b64decode(piece["data"]) if piece.get("base64Encoded")
-                                            else piece["data"].encode("utf-8"))
+                    await asyncio.to_thread(out.write, _bytes(piece, "data"))
                     if piece.get("eof"):
                         break
             finally:
                 out.close()
             await self._cdp.send("IO.close", {"handle": handle})
-            kept = [h for h in event.get("responseHeaders") or []
-                    if h["name"].lower() not in ("content-encoding", "transfer-encoding", "content-length")]
+            kept = [h for h in event.get("responseHeaders") or [] if h["name"].lower() not in TRANSFER_HEADERS]
             kept.append({"name": "Content-Length", "value": str(path.stat().st_size)})
             await self._cdp.send("Fetch.fulfillRequest", {
                 "requestId": request_id, "responseCode": status, "responseHeaders": kept,
@@ -224,6 +220,11 @@ class Recorder:
             "responses": self.responses, "body_bytes": self.bytes, "records": self.warc.records,
             "not_recorded": self.not_recorded,
         }
+
+
+def _bytes(answer: dict, key: str) -> bytes:
+    """A body or a piece of one as CDP gives it: base64, or text when the browser says so."""
+    return base64.b64decode(answer[key]) if answer.get("base64Encoded") else answer[key].encode("utf-8")
 
 
 def _post_data(request: dict) -> bytes:

@@ -33,6 +33,8 @@ GZIP_LEVEL = 1
 # session cookie in it would let whoever asks for the record sign in as the archiving account.
 SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
 REDACTED = "[removed by the archiver: a session secret]"
+# Headers that describe the body as it travelled, not the decoded body Chromium hands over.
+TRANSFER_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
 def warc_date(moment: datetime) -> str:
@@ -53,8 +55,7 @@ def stored_response_headers(headers: Iterable[tuple[str, str]], body_length: int
     kept under X-Archive-Orig- (the prefix replay tools use), so nothing the server said is lost."""
     out = []
     for name, value in headers:
-        lower = name.lower()
-        if lower in ("content-encoding", "transfer-encoding", "content-length"):
+        if name.lower() in TRANSFER_HEADERS:
             out.append((f"X-Archive-Orig-{name}", value))
         else:
             out.append((name, value))
