@@ -131,6 +131,34 @@ def test_the_page_png_is_made_of_the_tiles_deflate_data_and_decodes_to_their_pix
         short.close()
 
 
+def test_serial_work_runs_in_order_and_its_first_failure_is_raised_at_the_end():
+    """What a WARC's writes rely on: in order, one at a time, and a full disk not lost among them."""
+    import asyncio
+
+    from archiver.capture.serial import Serial
+
+    async def run():
+        serial, done, busy = Serial(), [], []
+
+        def work(i):
+            busy.append(i)
+            assert len(busy) == 1, busy  # never two at once
+            time.sleep(0.01)
+            done.append(i)
+            busy.remove(i)
+            if i in (2, 4):
+                raise OSError(f"disk full at {i}")
+
+        for i in range(6):
+            serial.submit(work, i)
+        with pytest.raises(OSError, match="disk full at 2"):
+            await serial.drain()
+        await serial.drain(check=False)  # what abandoning a recording does: no raise
+        return done
+
+    assert asyncio.run(run()) == [0, 1, 2, 3, 4, 5]
+
+
 # --- a recorded run of a fixture page ---
 
 def run_bundle(tmp: Path, site: str, browser_choice, wacz: bool | None = None):

@@ -17,6 +17,7 @@ class Serial:
     def __init__(self) -> None:
         self._tail: asyncio.Future | None = None
         self._pending: set[asyncio.Future] = set()
+        self._failure: BaseException | None = None  # the first piece that raised
 
     def submit(self, work: Callable, *args) -> asyncio.Future:
         before = self._tail
@@ -29,13 +30,20 @@ class Serial:
         task = asyncio.ensure_future(run())
         self._tail = task
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        task.add_done_callback(self._ended)
         return task
 
-    async def drain(self) -> None:
-        """Wait for everything submitted (their outcomes stay with their futures)."""
+    def _ended(self, task: asyncio.Future) -> None:
+        self._pending.discard(task)
+        if self._failure is None and not task.cancelled() and task.exception() is not None:
+            self._failure = task.exception()
+
+    async def drain(self, check: bool = True) -> None:
+        """Wait for everything submitted; with `check`, raise the first failure among them."""
         if self._pending:
             await asyncio.wait(set(self._pending))
+        if check and self._failure is not None:
+            raise self._failure
 
     def cancel(self) -> None:
         """Drop what has not started; a piece already in a thread ends by itself."""

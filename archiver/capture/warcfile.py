@@ -90,7 +90,6 @@ class WarcFile:
     records: int = 0
     _serial: Serial = field(init=False, repr=False, default_factory=Serial)
     _out: BinaryIO = field(init=False, repr=False)
-    _writes: list = field(init=False, repr=False, default_factory=list)
     warcinfo_id: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -99,8 +98,7 @@ class WarcFile:
         self._submit(self._write_warcinfo)
 
     def _submit(self, work, *args) -> None:
-        self._writes = [w for w in self._writes if not w.done() or w.cancelled() or w.exception() is not None]
-        self._writes.append(self._serial.submit(work, *args))
+        self._serial.submit(work, *args)
 
     def _write(self, record) -> None:
         member = _GzipMember(self._out)
@@ -166,15 +164,13 @@ class WarcFile:
         """Wait for every record, then close the file; a write that failed (a full disk) raises here."""
         try:
             await self._serial.drain()
-            for write in self._writes:
-                write.result()
         finally:
             self._out.close()
 
     async def abandon(self) -> None:
         """A capture that failed: its recording is not kept."""
         self._serial.cancel()
-        await self._serial.drain()
+        await self._serial.drain(check=False)
         self._out.close()
         self.path.unlink(missing_ok=True)
 
