@@ -224,7 +224,7 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
         bundle_id=bundle_id, organisation=register.organisation, reason=request.reason,
         requested_by=request.requested_by, started_at=started, finished_at=utcnow(),
         tool=f"{TOOL_NAME} {__version__}", browser=f"Chromium {browser_version}", pdfa=register.bundle.pdfa,
-        post_class=post_class, wacz=register.bundle.wacz,
+        post_class=post_class,
     )
 
 

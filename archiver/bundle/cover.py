@@ -105,10 +105,6 @@ def _post_facts(captures: list[PageCapture]) -> list[tuple[str, str]]:
     return facts
 
 
-def _has_wacz(run, captures: list[PageCapture]) -> bool:
-    return getattr(run, "wacz", False) and any(c.ok and c.recording for c in captures)
-
-
 def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int] | None) -> None:
     """Draw the cover; `first_pages` (capture key → 1-based PDF page) is None on the measuring pass."""
     doc.add_page()
@@ -136,7 +132,7 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
         ("Paket-id (bundle id)", run.bundle_id),
         ("Verktyg och webbläsare", f"{run.tool}; {run.browser}"),
         ("Format", f"PDF/A-{run.pdfa}, med manifest.json bredvid"
-                   + (f" och webbarkivet {run.bundle_id}.wacz" if _has_wacz(run, captures) else "")),
+                   + (f" och webbarkivet {run.bundle_id}.wacz" if run.wacz else "")),
     ]
     if run.post_class:
         facts.insert(0, ("Klass (dokumenthanteringsplan)", POST_CLASSES_SV.get(run.post_class, run.post_class)))
@@ -146,7 +142,7 @@ def draw_cover(doc, run, captures: list[PageCapture], first_pages: dict[str, int
         doc.cell(150, 13, key)
         doc.multi_cell(0, 13, value, align="L", new_x="LMARGIN", new_y="NEXT")
 
-    if _has_wacz(run, captures):
+    if run.wacz:
         _heading(doc, "Webbarkivet (WACZ) av samma besök")
         doc.multi_cell(0, 12, (
             f"Bredvid PDF-filen ligger {run.bundle_id}.wacz, ett webbarkiv (WACZ 1.1.1 med WARC-filer) som spelades "

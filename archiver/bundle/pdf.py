@@ -56,7 +56,7 @@ class RunInfo:
     browser: str
     pdfa: str
     post_class: str | None = None  # a single post's bundle: decision | action | evidence (records plan)
-    wacz: bool = False  # the visit is recorded into a WACZ beside the PDF (register bundle.wacz)
+    wacz: bool = False  # a WACZ of the visit lies beside the PDF: set once it is built (pipeline._web_archive)
 
 
 class _Document(FPDF):

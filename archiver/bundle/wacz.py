@@ -31,7 +31,7 @@ PAGES_FORMAT = "json-pages-1.0"
 
 
 class WaczError(ArchiverError):
-    """py-wacz refused to build the web archive; the run stores nothing rather than a bundle without it."""
+    """py-wacz refused to build the web archive; the bundle is stored without it (pipeline._web_archive)."""
 
 
 class _LogLines(io.TextIOBase):

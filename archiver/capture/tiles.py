@@ -168,8 +168,9 @@ class PngStream:
     """One PNG of a whole page, written tile by tile as the page's pixels arrive, never held at once.
 
     A 100,000 px page is 380 MB of RGB. Each tile's deflate data (`PngParts`) goes in as it is, one IDAT
-    chunk each, and the Adler-32s are combined: the page's PNG costs no second deflate. A tile kept as
-    the browser's own PNG (a page of one tile) is encoded here once from its pixels.
+    chunk each, and the Adler-32s are combined: the page's PNG costs no second deflate. A page of one tile
+    kept as the browser's own PNG takes that PNG whole (`whole`); a tile kept so in a taller page (a
+    first segment of one tile, on a page wider than about 5,600 px) is encoded here from its pixels.
     """
 
     def __init__(self, path, width: int, height: int) -> None:
