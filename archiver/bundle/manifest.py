@@ -71,7 +71,8 @@ def build_manifest(run: RunInfo, captures: list[PageCapture], pdf_path: Path, pd
         "failures": [{"id": c.page_id, "variant": c.variant, "failure": c.failure, "error": c.error}
                      for c in captures if not c.ok],
         "registrations": [],
-    } | ({"wacz": wacz} if wacz else {}) | ({"post": next((c.post for c in captures if c.post is not None), {}) | {"class": run.post_class}}
+    } | ({"wacz": wacz} if wacz else {}) \
+      | ({"post": next((c.post for c in captures if c.post is not None), {}) | {"class": run.post_class}}
          if run.post_class else {})
 
 

@@ -208,8 +208,7 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
         with clock.step("tiles"):
             cdp = await context.new_cdp_session(page)
             await screenshot.capture_tiles(cdp, capture, Path(settings.tile_spool) if settings.tile_spool else None,
-                                           page_png=recorder.warc.path.with_name(recorder.warc.path.name.split(".")[0] + ".png")
-                                           if recorder is not None else None)
+                                           page_png=recorder.screenshot_path if recorder is not None else None)
         if recorder is not None:
             with clock.step("recording"):
                 await recorder.stop()

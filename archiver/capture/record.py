@@ -85,6 +85,11 @@ class Recorder:
     _tasks: set = field(default_factory=set)
     _stopping: bool = False
 
+    @property
+    def screenshot_path(self) -> Path:
+        """Where the whole-page PNG for the screenshot record waits, beside the WARC."""
+        return self.warc.path.with_name(self.warc.path.name.split(".")[0] + ".png")
+
     async def start(self, context, page) -> None:
         self._cdp = await context.new_cdp_session(page)
         self._main_frame = (await self._cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
