@@ -47,6 +47,7 @@ from archiver.bundle.eark_metadata import (  # rep1: the PDF/A; rep2: the WACZ o
     rep_premis,
 )
 from archiver.bundle.timestamp import TOKEN_NAME
+from archiver.bundle.wacz import WACZ_MEDIA_TYPE
 from archiver.errors import BadInputError, ConfigurationError, VerificationError
 from archiver.fileio import fsync_dir
 from archiver.models import iso, utcnow
@@ -88,7 +89,7 @@ def _representations(bundle_folder: Path, manifest: dict) -> list[_Rep]:
                  PRONOM.get(level), manifest["pdf"]["sha256"], "the screenshots as PDF/A")]
     wacz = manifest.get("wacz")
     if wacz:
-        reps.append(_Rep("rep2", bundle_folder / wacz["file"], wacz.get("media_type") or "application/wacz",
+        reps.append(_Rep("rep2", bundle_folder / wacz["file"], wacz.get("media_type") or WACZ_MEDIA_TYPE,
                          "WACZ", "1.1.1", None, wacz["sha256"],
                          "the web archive (WARC records in a WACZ) recorded in the same visit"))
     return reps

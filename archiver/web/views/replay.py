@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import Blueprint, abort, make_response, render_template, request, send_file
 from warcio.timeutils import iso_date_to_timestamp
 
+from archiver.bundle.wacz import WACZ_MEDIA_TYPE
 from archiver.web import replay_assets
 from archiver.web.shared import audit, bundle_row, current_services
 from archiver.web.views.bundles import manifest_of
@@ -23,7 +24,6 @@ REPLAY_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'unsafe-inlin
               "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; "
               "font-src 'self' data:; worker-src 'self'; frame-src 'self'; connect-src 'self' data:; object-src 'none'; "
               "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
-WACZ_TYPE = "application/wacz"
 # What /replay/ answers when the replay frame reaches the server, which happens when it navigates before
 # ReplayWeb.page's service worker (registered by ui.js a moment before) has taken over /replay/: wait
 # for it and load the frame again, once, so the worker answers. Without this the frame can stay empty
@@ -79,7 +79,7 @@ def _wacz_path(bundle_id: str) -> tuple[dict, Path, str]:
 def wacz_source(bundle_id: str):
     """What the replay reads, in ranges (not audited: the replay page is)."""
     _row, path, _name = _wacz_path(bundle_id)
-    return send_file(path, mimetype=WACZ_TYPE, conditional=True, max_age=0)
+    return send_file(path, mimetype=WACZ_MEDIA_TYPE, conditional=True, max_age=0)
 
 
 @bp.get("/bundles/<bundle_id>/wacz")
@@ -87,7 +87,7 @@ def download_wacz(bundle_id: str):
     row, path, name = _wacz_path(bundle_id)
     if request.method == "GET":
         audit("bundle.downloaded", row["id"], {"file": name})
-    return send_file(path, mimetype=WACZ_TYPE, as_attachment=True, download_name=name, max_age=0,
+    return send_file(path, mimetype=WACZ_MEDIA_TYPE, as_attachment=True, download_name=name, max_age=0,
                      conditional=False, etag=False)
 
 
