@@ -57,9 +57,14 @@ def replay(bundle_id: str):
     chosen = next((p for p in pages if p["key"] == request.args.get("sida")), pages[0] if pages else None)
     if chosen is not None:
         audit("bundle.replayed", row["id"], {"file": manifest["wacz"]["file"], "page": chosen["key"]})
-    response = make_response(render_template(
+    return _replay_page(render_template(
         "replay.html", b=row, pages=pages, chosen=chosen, ready=replay_assets.installed(),
         assets=replay_assets.assets_dir(), version=replay_assets.VERSION))
+
+
+def _replay_page(body: str):
+    """A page ReplayWeb.page runs in: its own CSP, and framed by our own origin only."""
+    response = make_response(body)
     response.headers["Content-Security-Policy"] = REPLAY_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
@@ -103,10 +108,7 @@ def frame():
     """The replay frame's first load, before ReplayWeb.page's service worker answers for /replay/ itself."""
     if not replay_assets.installed():
         abort(404)
-    response = make_response(FRAME_BOOTSTRAP)
-    response.headers["Content-Security-Policy"] = REPLAY_CSP
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return _replay_page(FRAME_BOOTSTRAP)
 
 
 @bp.get("/replay/ui.js")
