@@ -76,6 +76,15 @@ def write_register(tmp_path):
     return write
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a server the test starts as a process of its own."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def run_cli(*args: str, registry: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ}
     if registry is not None:

@@ -9,7 +9,6 @@ import io
 import json
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, register_yaml
+from conftest import FIXTURES, free_port, register_yaml
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
@@ -363,12 +362,6 @@ def test_a_wacz_that_cannot_be_built_does_not_cost_the_bundle(tmp_path, site, br
     assert "Webbarkivet (WACZ) av samma besök" not in cover and "could not be built" in " ".join(cover.split())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.browser
 def test_pywb_replays_the_pages_own_html_and_images_from_the_wacz(recorded, tmp_path):
     """pywb, an independent replay engine, serves the recorded page and its images back, offline."""
@@ -379,7 +372,7 @@ def test_pywb_replays_the_pages_own_html_and_images_from_the_wacz(recorded, tmp_
     subprocess.run([tools / "wb-manager", "init", "arkiv"], cwd=tmp_path, check=True, capture_output=True)
     subprocess.run([tools / "wb-manager", "add", "--unpack-wacz", "arkiv", result.wacz["path"]], cwd=tmp_path, check=True,
                    capture_output=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([tools / "wayback", "--bind", "127.0.0.1", "-p", str(port)], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

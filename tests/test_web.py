@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import waitress
 from click.testing import CliRunner
-from conftest import register_yaml
+from conftest import free_port, register_yaml
 from sqlalchemy import select
 
 from archiver.capture.browser import CHROMIUM_ARGS
@@ -678,14 +678,6 @@ def test_every_verification_check_is_named_in_swedish(tmp_path):
     assert untranslated == []
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.browser
 def test_serve_demo_can_be_tried_offline_with_printed_accounts(tmp_path):
     """`archiver serve --demo` from a fresh folder: demo site, demo register, accounts; a post of the demo
@@ -694,7 +686,7 @@ def test_serve_demo_can_be_tried_offline_with_printed_accounts(tmp_path):
     import sys
     import time as clock
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "archiver", "serve", "--demo", "--port", str(port)],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
