@@ -59,7 +59,7 @@ def partial_run(tmp_path_factory, site):
     registry.write_text(register_yaml([
         {"id": "feed", "platform": "facebook", "url": f"{site}/feed.html"},
         {"id": "gone", "url": f"{site}/gone"},
-    ], tmp / "store"), encoding="utf-8")
+    ], tmp / "store", wacz=True), encoding="utf-8")
     started = time.perf_counter()
     result = run_cli("run", "--json", "--profile", str(tmp / "profile.json"), registry=registry)
     result.wall_s = time.perf_counter() - started

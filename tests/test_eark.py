@@ -62,7 +62,7 @@ def exported(tmp_path_factory, site):
     registry.write_text(register_yaml([
         {"id": "short", "url": f"{site}/short.html", "platform": "facebook"},
         {"id": "gone", "url": f"{site}/gone"},
-    ], tmp / "store"), encoding="utf-8")
+    ], tmp / "store", wacz=True), encoding="utf-8")
     run = run_cli("run", "--json", "--reason", "halvårsvis", "--by", "Registrator Rut", registry=registry)
     assert run.returncode == 1, run.stderr  # the failed page, as the bundle says
     out = json.loads(run.stdout)

@@ -38,7 +38,7 @@ SIGKILLED = -signal.SIGKILL
 
 def _setup(tmp_path: Path, pages: list[dict], **options) -> tuple[Path, Path]:
     registry, store = tmp_path / "pages.yaml", tmp_path / "store"
-    registry.write_text(register_yaml(pages, store, **options), encoding="utf-8")
+    registry.write_text(register_yaml(pages, store, **({"wacz": True} | options)), encoding="utf-8")
     return registry, store
 
 

@@ -556,11 +556,13 @@ def test_cli_refuses_a_name_that_etc_hosts_points_at_loopback(hosts_file, tmp_pa
     try:
         port = server.server_address[1]
         registry = tmp_path / "pages.yaml"
-        registry.write_text(register_yaml([{"id": "intranat", "url": f"http://kommun-intranat.test:{port}/"}],
-                                          tmp_path / "store", allow_private=False), encoding="utf-8")
+        text = register_yaml([{"id": "intranat", "url": f"http://kommun-intranat.test:{port}/"}],
+                             tmp_path / "store", allow_private=False)
+        registry.write_text(text, encoding="utf-8")
+        entry_line = 1 + text.splitlines().index("  - id: intranat")  # the page's entry
         check = _namespaced(hosts_file, "pages", "check", registry=registry)
         assert check.returncode == 0, check.stderr
-        assert (f"{registry}:13: pages.intranat: kommun-intranat.test resolves to 127.0.0.1, a loopback address: "
+        assert (f"{registry}:{entry_line}: pages.intranat: kommun-intranat.test resolves to 127.0.0.1, a loopback address: "
                 f"captures will refuse it {SETTING}") in check.stderr
         result = _namespaced(hosts_file, "run", "--json", registry=registry)
         assert result.returncode == 1, result.stderr

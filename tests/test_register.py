@@ -62,6 +62,7 @@ def test_minimal_register_loads_with_defaults(tmp_path):
     assert register.capture.concurrency is None  # chosen from cores and memory at run time (auto_concurrency)
     assert register.storage.local == "output" and register.storage.s3 is None
     assert register.bundle.pdfa == "2b"
+    assert register.bundle.wacz is True  # the tests' register_yaml turns it off; a user's register has it
     assert register.pages == [
         PageEntry(id="facebook", platform="facebook", url="https://www.facebook.com/gotenekommun")
     ]

@@ -123,7 +123,7 @@ def s3_register(tmp_path: Path, s3, pages=PAGE, *, bucket="archive-locked", pref
                "region: us-east-1"] + ([f"object_lock_days: {lock_days}"] if lock_days else []) \
         + ([f"multipart_threshold_mb: {threshold_mb}"] if threshold_mb else [])
     s3_line = "  s3: {" + ", ".join(options) + "}\n"
-    text = register_yaml(pages, tmp_path / "spool").replace("storage:\n", "storage:\n" + s3_line, 1)
+    text = register_yaml(pages, tmp_path / "spool", wacz=True).replace("storage:\n", "storage:\n" + s3_line, 1)
     path = tmp_path / "pages.yaml"
     path.write_text(text, encoding="utf-8")
     return path

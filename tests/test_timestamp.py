@@ -48,7 +48,7 @@ def _well_behaved(request):
 
 def timestamp_registry(tmp: Path, site: str, settings: dict | None) -> Path:
     """A one-page register; `settings` become `bundle.timestamp` (written here, conftest has no keyword)."""
-    text = register_yaml([{"id": "short", "url": f"{site}/short.html"}], tmp / "store")
+    text = register_yaml([{"id": "short", "url": f"{site}/short.html"}], tmp / "store", wacz=True)
     if settings is not None:
         block = "  timestamp:\n" + "".join(f"    {key}: {json.dumps(value)}\n"
                                            for key, value in settings.items())

@@ -160,7 +160,7 @@ def test_serial_work_runs_in_order_and_its_first_failure_is_raised_at_the_end():
 
 # --- a recorded run of a fixture page ---
 
-def run_bundle(tmp: Path, site: str, browser_choice, wacz: bool | None = None):
+def run_bundle(tmp: Path, site: str, browser_choice, wacz: bool = True):
     registry = tmp / "pages.yaml"
     registry.write_text(register_yaml([{"id": "badplatser", "url": f"{site}/recorded/page.html"}], tmp / "store",
                                       wacz=wacz), encoding="utf-8")

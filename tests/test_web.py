@@ -53,7 +53,7 @@ class Web:
 def web(site, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("web")
     registry = tmp / "pages.yaml"
-    registry.write_text(register_yaml([{"id": "short", "url": f"{site}/short.html"}], tmp / "store"),
+    registry.write_text(register_yaml([{"id": "short", "url": f"{site}/short.html"}], tmp / "store", wacz=True),
                         encoding="utf-8")
     services = Services(registry)
     for role, name in USERS.items():
