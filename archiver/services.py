@@ -61,11 +61,18 @@ class Services:
 
         return S3Store(s3, local)
 
+    @property
+    def catalog_url(self) -> str:
+        """ARCHIVER_CATALOG_URL (a PostgreSQL service's), else the SQLite file in the register's store."""
+        from archiver.catalog import catalog_url_for
+
+        return os.environ.get("ARCHIVER_CATALOG_URL") or catalog_url_for(self.store.root)
+
     @cached_property
     def catalog(self) -> Catalog:
-        from archiver.catalog import Catalog, catalog_url_for
+        from archiver.catalog import Catalog
 
-        return Catalog(os.environ.get("ARCHIVER_CATALOG_URL") or catalog_url_for(self.store.root))
+        return Catalog(self.catalog_url)
 
     def lock(self) -> AbstractContextManager[Path]:
         """The store's run lock: one run at a time; raises BusyError (exit 75) at once when taken."""

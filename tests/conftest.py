@@ -132,3 +132,25 @@ def replay_dir(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(f"ReplayWeb.page could not be installed ({exc}); .ci/run installs npm")
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server on loopback for the whole session (tests/pgserver.py). Required in
+    CI, skipped elsewhere when PostgreSQL's server is not installed (as Preflight is)."""
+    from pgserver import INSTALL_HINT, postgres_bindir, running_postgres
+
+    if postgres_bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path) -> str:
+    """The same test on both catalogs the README offers: a SQLite file, and a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    return request.getfixturevalue("postgres").new_database()

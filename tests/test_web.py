@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from archiver.capture.browser import CHROMIUM_ARGS
 from archiver.catalog import Catalog, catalog_url_for
-from archiver.catalog.db import users as users_table
-from archiver.catalog.db import web_sessions
+from archiver.catalog.tables import users as users_table
+from archiver.catalog.tables import web_sessions
 from archiver.cli import cli
 from archiver.services import Services
 from archiver.store.local import BUNDLE_ID

@@ -4,134 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    exists,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from archiver.catalog.engine import make_engine, translated, writing
-from archiver.errors import BadInputError, NotFoundError
+from archiver.catalog.migrate import upgrade
+from archiver.catalog.tables import audit, bundles, posts, registrations, run_pages, runs
+from archiver.errors import BadInputError, CatalogError, NotFoundError
 
 log = logging.getLogger(__name__)
-
-metadata = MetaData()
-
-runs = Table(
-    "runs", metadata,
-    Column("id", String(64), primary_key=True),
-    Column("organisation", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("requested_by", Text, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),  # complete | partial | failed
-    Column("completes", String(64)),  # a retry run (`run --retry-failed`): the run whose failures it redoes
-)
-run_pages = Table(
-    "run_pages", metadata,
-    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
-    Column("page_id", String(80), primary_key=True),
-    Column("platform", String(16), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("final_url", Text),
-    Column("status", String(8), nullable=False),
-    Column("error", Text),
-    Column("capture_start", DateTime(timezone=True)),
-    Column("capture_end", DateTime(timezone=True)),
-    Column("pixels_sha256", String(64)),
-)
-bundles = Table(
-    "bundles", metadata,
-    Column("id", String(64), primary_key=True),
-    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
-    Column("store", String(16), nullable=False),
-    Column("location", Text, nullable=False),
-    Column("pdf_name", Text, nullable=False),
-    Column("pdf_sha256", String(64), nullable=False),
-    Column("manifest_sha256", String(64), nullable=False),
-    Column("pdfa", String(4), nullable=False),
-    Column("pdf_pages", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("deleted_at", DateTime(timezone=True)),  # culled under the records plan (`retention --apply`)
-    Column("deleted_by", Text),
-)
-registrations = Table(
-    "registrations", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("bundle_id", String(64), ForeignKey("bundles.id"), nullable=False),
-    Column("dnr", Text, nullable=False),
-    Column("registered_by", Text, nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-)
-
-
-posts = Table(
-    "posts", metadata,  # a single post or thread (`archiver post`), classified by the records plan
-    Column("bundle_id", String(64), ForeignKey("bundles.id"), primary_key=True),
-    Column("class", String(16), nullable=False),  # decision | action | evidence
-    Column("page_id", String(80), nullable=False),  # the registered account it belongs to
-    Column("url", Text, nullable=False),
-    Column("permalink", Text),
-    Column("author", Text),
-    Column("shown_time", Text),
-    Column("dnr_hint", Text),  # --dnr given when captured (the registration itself is in registrations)
-    Column("done_at", DateTime(timezone=True)),  # action: the action is done, so it may be culled
-    Column("done_by", Text),
-    Column("released_at", DateTime(timezone=True)),  # evidence: released (e.g. after the police report)
-    Column("released_by", Text),
-)
-audit = Table(
-    "audit", metadata,  # every action a person or the tool took on the archive, never updated or deleted
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("bundle_id", String(64)),  # no foreign key: the trail outlives a culled bundle
-    Column("detail", Text),  # JSON
-)
-users = Table(
-    "users", metadata,  # accounts of the web page (`archiver users add`)
-    Column("name", String(80), primary_key=True),
-    Column("role", String(16), nullable=False),  # communicator | registrar | admin
-    Column("password_hash", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("disabled_at", DateTime(timezone=True)),
-)
-web_sessions = Table(
-    "web_sessions", metadata,  # server-side sessions: logout and expiry end them for real
-    Column("token_sha256", String(64), primary_key=True),
-    Column("user_name", String(80), ForeignKey("users.name"), nullable=False),
-    Column("csrf_token", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-)
 
 
 def catalog_url_for(store_root: Path) -> str:
     """The embedded default: a SQLite file beside the bundles it describes."""
     return f"sqlite:///{Path(store_root).resolve() / 'catalog.sqlite'}"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite forgets time zones; everything in the catalog is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _parse(ts: str | None) -> datetime | None:
@@ -142,20 +32,43 @@ class Catalog:
     def __init__(self, url: str):
         self.engine, self.where, self.busy_timeout_s = make_engine(url)
         with translated(self.where, self.busy_timeout_s):
-            metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+            upgrade(self.engine)
 
     def _write(self):
         """One transaction; a locked or full database is a CatalogError naming the catalog."""
         return writing(self.engine, self.where, self.busy_timeout_s)
 
     def record_bundle(self, manifest: dict, kind: str, store: str, location: str,
-                      manifest_sha256: str) -> None:
-        """Record a stored bundle's run, pages and files in one transaction."""
+                      manifest_sha256: str) -> bool:
+        """Record a stored bundle's run, pages and files in one transaction; False, changing nothing, when
+        it is recorded already (a bundle assembly retried after a crash, or run twice at once)."""
+        try:
+            return self._record_bundle(manifest, kind, store, location, manifest_sha256)
+        except IntegrityError:
+            # Another process recorded it between our check and our insert. On PostgreSQL the failed
+            # transaction is rolled back whole before anything else is asked (an aborted transaction
+            # refuses every later statement); the check below runs on a new one.
+            if self._already_recorded(manifest["bundle_id"], manifest_sha256):
+                return False
+            raise
+
+    def _already_recorded(self, bundle_id: str, manifest_sha256: str, conn=None) -> bool:
+        with (nullcontext(conn) if conn is not None else self.engine.connect()) as c:
+            known = c.execute(select(bundles.c.manifest_sha256).where(bundles.c.id == bundle_id)).first()
+        if known is None:
+            return False
+        if known.manifest_sha256 != manifest_sha256:
+            raise CatalogError(f"the catalog {self.where} already has a different bundle {bundle_id} "
+                               f"(manifest SHA-256 {known.manifest_sha256}, this one {manifest_sha256})")
+        return True
+
+    def _record_bundle(self, manifest: dict, kind: str, store: str, location: str, manifest_sha256: str) -> bool:
         pages = manifest["pages"]
         ok = sum(p["status"] == "ok" for p in pages)
         status = "complete" if ok == len(pages) else "failed" if ok == 0 else "partial"
         with self._write() as conn:
+            if self._already_recorded(manifest["bundle_id"], manifest_sha256, conn):
+                return False
             conn.execute(insert(runs).values(
                 id=manifest["bundle_id"], organisation=manifest["organisation"], reason=manifest["reason"],
                 kind=kind, requested_by=manifest["requested_by"], started_at=_parse(manifest["run_start"]),
@@ -177,6 +90,7 @@ class Catalog:
                     url=post.get("url") or pages[0]["requested_url"], permalink=post.get("permalink"),
                     author=post.get("author"), shown_time=post.get("shown_time"),
                     dnr_hint=post.get("dnr_at_capture")))
+        return True
 
     def list_bundles(self, include_deleted: bool = False) -> list[dict]:
         """Every bundle, oldest first, with its pages, registrations and, for a single post, `post`."""
@@ -194,13 +108,13 @@ class Catalog:
             posts_query = posts_query.where(posts.c.bundle_id == bundle_id)
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
-            post_rows = {r.bundle_id: _utc_row(dict(r._mapping)) for r in conn.execute(posts_query)}
+            post_rows = {r.bundle_id: dict(r._mapping) for r in conn.execute(posts_query)}
             for row in rows:
                 row["post"] = post_rows.get(row["id"])
                 row["pages"] = [dict(p._mapping) for p in conn.execute(
                     select(run_pages).where(run_pages.c.run_id == row["run_id"]))]
                 row["registrations"] = self._registrations(conn, row["id"])
-        return [_utc_row(r) for r in rows]
+        return rows
 
     def bundle_ids(self) -> set[str]:
         """Every bundle id the catalog knows, culled ones included."""
@@ -291,7 +205,7 @@ class Catalog:
             later.c.bundle_id == audit.c.bundle_id, later.c.id > audit.c.id, later.c.action.in_(closers)))
             .order_by(audit.c.id))
         with self.engine.connect() as conn:
-            rows = [_utc_row(dict(r._mapping)) for r in conn.execute(query)]
+            rows = [dict(r._mapping) for r in conn.execute(query)]
         for row in rows:
             row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
         return rows
@@ -304,7 +218,7 @@ class Catalog:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            rows = [_utc_row(dict(r._mapping)) for r in conn.execute(query)]
+            rows = [dict(r._mapping) for r in conn.execute(query)]
         for row in rows:
             row["detail"] = json.loads(row["detail"]) if row["detail"] else None
         return rows
@@ -327,7 +241,7 @@ class Catalog:
                                            .where(runs.c.completes == row.id, run_pages.c.status == "ok"))
                     missing -= set(retried)
                 if not missing:
-                    return _utc(row.started_at), {p.page_id for p in pages}
+                    return row.started_at, {p.page_id for p in pages}
         return None
 
     def last_capture_seconds(self) -> dict[str, float]:
@@ -342,19 +256,7 @@ class Catalog:
     def _registrations(conn, bundle_id: str) -> list[dict]:
         rows = conn.execute(select(registrations).where(registrations.c.bundle_id == bundle_id)
                             .order_by(registrations.c.id))
-        return [_utc_row(dict(r._mapping)) for r in rows]
-
-
-def _add_missing_columns(engine) -> None:
-    """`create_all` makes missing tables but never alters existing ones: add the nullable columns newer
-    versions brought (runs.completes, bundles.deleted_at/by) to a catalog made before them."""
-    for table, column, sql_type in (("runs", "completes", "VARCHAR(64)"), ("bundles", "deleted_at", "TIMESTAMP"),
-                                    ("bundles", "deleted_by", "TEXT")):
-        have = {c["name"] for c in inspect(engine).get_columns(table)}
-        if column not in have:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
-            log.info("catalog: added column %s.%s", table, column)
+        return [dict(r._mapping) for r in rows]
 
 
 def _append(conn, actor: str, action: str, bundle_id: str | None, detail: dict | None,
@@ -365,6 +267,3 @@ def _append(conn, actor: str, action: str, bundle_id: str | None, detail: dict |
         detail=json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None))
     return result.inserted_primary_key[0]
 
-
-def _utc_row(row: dict) -> dict:
-    return {k: _utc(v) if isinstance(v, datetime) else v for k, v in row.items()}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
@@ -28,6 +28,8 @@ BUSY_TIMEOUT_S = 15.0
 def make_engine(url: str) -> tuple[Engine, str, float]:
     """An engine for `url`, where it is (for messages; never a password) and how long SQLite writes wait."""
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):  # psycopg 3 is what we ship, not psycopg2
+        parsed = parsed.set(drivername="postgresql+psycopg")
     connect_args = {}
     timeout = 0.0
     if parsed.get_backend_name() == "sqlite":
@@ -41,7 +43,11 @@ def make_engine(url: str) -> tuple[Engine, str, float]:
         where = parsed.database or url
     else:
         where = parsed.render_as_string(hide_password=True)
-    engine = create_engine(parsed, connect_args=connect_args)
+    if parsed.get_backend_name() == "postgresql":
+        # The session's time zone is UTC, whatever the server's: times come back in UTC, and a catalog
+        # whose columns lack a time zone (one made by hand) stores the instant it was given.
+        connect_args["options"] = "-c timezone=UTC"
+    engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=parsed.get_backend_name() != "sqlite")
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine, where, timeout
@@ -88,6 +94,25 @@ def writing(engine: Engine, where: str, timeout: float) -> Iterator[Connection]:
     """One write transaction, committed at the end or rolled back whole; refusals as CatalogError."""
     with translated(where, timeout), engine.begin() as conn:
         yield conn
+
+
+def insert_missing(conn: Connection, table: Table, rows: list[dict]) -> int:
+    """Insert the rows whose primary key is not there yet; how many were inserted.
+
+    SQLite's `INSERT OR IGNORE` is not standard SQL and ignores every constraint, not only the key; both
+    dialects have `ON CONFLICT (key) DO NOTHING`. What it inserted is counted from `RETURNING`, not from the
+    rowcount, which psycopg reports as -1 for such a statement when SQLAlchemy adds its own RETURNING."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        raise CatalogError(f"the catalog's database ({conn.dialect.name}) is not one we run on: SQLite or PostgreSQL")
+    keys = list(table.primary_key.columns)
+    statement = dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=keys).returning(*keys)
+    return len(conn.execute(statement).all())
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -50,6 +50,7 @@ def configure_logging(level: int, log_format: str = "auto") -> str:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the catalog logs its own migrations, in a line
     logging.captureWarnings(True)
     return log_mode
 

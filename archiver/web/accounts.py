@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from archiver.catalog.db import users, web_sessions
+from archiver.catalog.tables import users, web_sessions
 from archiver.errors import BadInputError, NotFoundError
 
 ROLES = ("communicator", "registrar", "admin")
@@ -55,10 +55,6 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -77,7 +73,7 @@ def check_new_user(name: str, role: str, password: str) -> None:
 
 
 def _user(row) -> User:
-    return User(row.name, row.role, _utc(row.created_at), _utc(row.disabled_at))
+    return User(row.name, row.role, row.created_at, row.disabled_at)
 
 
 def add_user(engine: Engine, name: str, role: str, password: str, now: datetime | None = None) -> User:
@@ -175,11 +171,11 @@ def get_session(engine: Engine, token: str | None, now: datetime | None = None) 
                            .where(web_sessions.c.token_sha256 == digest)).first()
     if row is None:
         return None
-    expires = _utc(row.expires_at)
+    expires = row.expires_at
     if expires <= _now(now) or row.disabled_at is not None:
         end_session(engine, token)
         return None
-    user = User(row.user_name, row.role, _utc(row.user_created_at), None)
+    user = User(row.user_name, row.role, row.user_created_at, None)
     return Session(user, row.csrf_token, expires)
 
 

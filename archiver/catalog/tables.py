@@ -1,0 +1,126 @@
+"""The catalog's tables, as the newest migration (archiver/catalog/migrations) leaves them.
+
+The queries use these; the schema itself is made and changed only by the migrations, so a change here
+needs a migration too (tests/test_catalog.py compares the two)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """A point in time, stored in UTC and read back UTC-aware on both databases.
+
+    SQLite keeps no time zone: SQLAlchemy writes an aware time's own wall clock and drops the offset, so a
+    time given in +02:00 would come back two hours off. Converting to UTC first, and labelling what comes
+    back as UTC, gives the same instant on SQLite and PostgreSQL. A time without a zone is taken as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("organisation", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # complete | partial | failed
+    Column("completes", String(64)),  # a retry run (`run --retry-failed`): the run whose failures it redoes
+)
+run_pages = Table(
+    "run_pages", metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("page_id", String(80), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("final_url", Text),
+    Column("status", String(8), nullable=False),
+    Column("error", Text),
+    Column("capture_start", UtcDateTime()),
+    Column("capture_end", UtcDateTime()),
+    Column("pixels_sha256", String(64)),
+)
+bundles = Table(
+    "bundles", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Column("store", String(16), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("pdf_name", Text, nullable=False),
+    Column("pdf_sha256", String(64), nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("pdfa", String(4), nullable=False),
+    Column("pdf_pages", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("deleted_at", UtcDateTime()),  # culled under the records plan (`retention --apply`)
+    Column("deleted_by", Text),
+)
+registrations = Table(
+    "registrations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bundle_id", String(64), ForeignKey("bundles.id"), nullable=False),
+    Column("dnr", Text, nullable=False),
+    Column("registered_by", Text, nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+)
+
+
+posts = Table(
+    "posts", metadata,  # a single post or thread (`archiver post`), classified by the records plan
+    Column("bundle_id", String(64), ForeignKey("bundles.id"), primary_key=True),
+    Column("class", String(16), nullable=False),  # decision | action | evidence
+    Column("page_id", String(80), nullable=False),  # the registered account it belongs to
+    Column("url", Text, nullable=False),
+    Column("permalink", Text),
+    Column("author", Text),
+    Column("shown_time", Text),
+    Column("dnr_hint", Text),  # --dnr given when captured (the registration itself is in registrations)
+    Column("done_at", UtcDateTime()),  # action: the action is done, so it may be culled
+    Column("done_by", Text),
+    Column("released_at", UtcDateTime()),  # evidence: released (e.g. after the police report)
+    Column("released_by", Text),
+)
+audit = Table(
+    "audit", metadata,  # every action a person or the tool took on the archive, never updated or deleted
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("bundle_id", String(64)),  # no foreign key: the trail outlives a culled bundle
+    Column("detail", Text),  # JSON
+)
+users = Table(
+    "users", metadata,  # accounts of the web page (`archiver users add`)
+    Column("name", String(80), primary_key=True),
+    Column("role", String(16), nullable=False),  # communicator | registrar | admin
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime()),
+)
+web_sessions = Table(
+    "web_sessions", metadata,  # server-side sessions: logout and expiry end them for real
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_name", String(80), ForeignKey("users.name"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
