@@ -152,8 +152,8 @@ def run(register, request: RunRequest, *, store: Store, catalog: Catalog | Calla
         captures, browser_version, (catalog, _) = asyncio.run(_capture_all(
             browser, pages, settings, done, lambda: _set_up(store, catalog, register.bundle.wacz), request.capture_keys,
             clock))
-        run_info = _run_info(register, bundle_id, request, started, browser_version)
-        return _bundle_store_catalog(register, run_info, captures, request.kind, store=store, catalog=catalog,
+        info = run_info(register, bundle_id, request, started, browser_version)
+        return bundle_store_catalog(register, info, captures, request.kind, store=store, catalog=catalog,
                                      completes=request.completes, clock=clock, images=images)
 
 
@@ -197,8 +197,8 @@ def run_post(register, request: PostRequest, page: PageEntry, *, store: Store,
         capture.post = {"class": request.post_class, **(capture.post or {"url": request.url})}
         if request.dnr:
             capture.post["dnr_at_capture"] = request.dnr
-        run_info = _run_info(register, bundle_id, request, started, browser_version, post_class=request.post_class)
-        return _bundle_store_catalog(register, run_info, [capture], request.kind, store=store, catalog=catalog)
+        info = run_info(register, bundle_id, request, started, browser_version, post_class=request.post_class)
+        return bundle_store_catalog(register, info, [capture], request.kind, store=store, catalog=catalog)
 
 
 async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settings: CaptureSettings):
@@ -216,7 +216,7 @@ async def _capture_post(choice: BrowserChoice, page: PageEntry, url: str, settin
         return capture, keeper.version
 
 
-def _run_info(register, bundle_id: str, request, started, browser_version: str,
+def run_info(register, bundle_id: str, request, started, browser_version: str,
               post_class: str | None = None) -> RunInfo:
     from archiver.bundle.pdf import RunInfo
 
@@ -228,7 +228,7 @@ def _run_info(register, bundle_id: str, request, started, browser_version: str,
     )
 
 
-def _bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
+def bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture], kind: str, *, store: Store,
                           catalog: Catalog, completes: str | None = None,
                           clock: StepClock | None = None, images: ImagePdfs | None = None) -> RunResult:
     """Steps: bundle (PDF/A, manifest, timestamp) in a hidden staging folder → store → catalog → upload (S3).

@@ -35,7 +35,7 @@ def store_bundle(services: Services, post_class: str | None, n: int) -> str:
     bundle_id = new_bundle_id(started)
     request = (PostRequest(url, post_class, "test", "Anna") if post_class
                else RunRequest(reason="scheduled", requested_by="scheduler"))
-    info = pipeline._run_info(services.register, bundle_id, request, started, "0.test", post_class=post_class)
-    pipeline._bundle_store_catalog(services.register, info, [capture("kommun", url, (30 + n, 90, 200), post)],
+    info = pipeline.run_info(services.register, bundle_id, request, started, "0.test", post_class=post_class)
+    pipeline.bundle_store_catalog(services.register, info, [capture("kommun", url, (30 + n, 90, 200), post)],
                                    request.kind, store=services.store, catalog=services.catalog)
     return bundle_id

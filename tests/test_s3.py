@@ -143,8 +143,8 @@ def store_noise_bundle(services: Services, n: int, width: int, height: int) -> s
                           pixels_sha256=pixels, viewport={"width": width, "height": height})
     bundle_id = new_bundle_id(started)
     request = RunRequest(reason="scheduled", requested_by="scheduler")
-    info = pipeline._run_info(services.register, bundle_id, request, started, "0.test")
-    pipeline._bundle_store_catalog(services.register, info, [capture], request.kind, store=services.store,
+    info = pipeline.run_info(services.register, bundle_id, request, started, "0.test")
+    pipeline.bundle_store_catalog(services.register, info, [capture], request.kind, store=services.store,
                                    catalog=services.catalog)
     return bundle_id
 

@@ -124,3 +124,30 @@ web_sessions = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
 )
+queued_runs = Table(
+    "queued_runs", metadata,  # a run enqueued on the job queue (`run --queue`, the scheduler): one per bundle
+    Column("id", String(64), primary_key=True),  # the bundle's id, chosen when enqueued
+    Column("registry", Text, nullable=False),  # the register it was enqueued from: the organisation
+    Column("organisation", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("completes", String(64)),
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("queued_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("error", Text),
+)
+queued_pages = Table(
+    "queued_pages", metadata,  # one capture of a queued run: one job
+    Column("run_id", String(64), ForeignKey("queued_runs.id"), primary_key=True),
+    Column("capture_key", String(80), primary_key=True),  # "id" or "id.mobile"
+    Column("position", Integer, nullable=False),  # its place in the register: the bundle's order
+    Column("status", String(16), nullable=False),  # queued | running | ok | failed
+    Column("attempts", Integer, nullable=False),  # jobs that started it (a retry after a crash is one more)
+    Column("worker", Text),  # host:pid of the worker that last started it
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("error", Text),
+)

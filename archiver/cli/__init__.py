@@ -35,6 +35,8 @@ COMMANDS = {
     "post": "archiver.cli.posts:post",
     "retention": "archiver.cli.posts:retention",
     "sync": "archiver.cli.run:sync",
+    "worker": "archiver.cli.queue:worker",
+    "runs": "archiver.cli.queue:runs",
 }
 
 

@@ -79,14 +79,20 @@ def _reason_and_by(reason: str | None, by: str | None) -> tuple[str, str]:
 @click.option("--by", help="Who asked for it; default 'scheduler' for scheduled runs, else your user name.")
 @click.option("--retry-failed", "retry_of", metavar="BUNDLE_ID",
               help="Capture again the pages that failed in this bundle, into a new bundle that completes it.")
+@click.option("--queue", "queued", is_flag=True,
+              help="Put the run on the job queue (PostgreSQL catalog) and print its id at once; workers capture it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--profile", "profile_to", metavar="FILE", type=click.Path(dir_okay=False, writable=True),
               help="Write the wall and CPU seconds of every step, the run's and each page's, to FILE (JSON).")
 @pass_services
 @click.pass_context
 def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[str, ...], reason: str | None,
-        by: str | None, retry_of: str | None, as_json: bool, profile_to: str | None) -> None:
+        by: str | None, retry_of: str | None, queued: bool, as_json: bool, profile_to: str | None) -> None:
     """Capture pages, build the PDF/A bundle, store it and record it in the catalog."""
+    if queued:
+        if retry_of is not None or if_due or profile_to:
+            raise BadInputError("--queue takes --page, --reason and --by; not --retry-failed, --if-due or --profile")
+        ctx.exit(_enqueue(services, RunRequest(*_reason_and_by(reason, by), page_ids=page_ids), as_json))
     if retry_of is not None:
         with services.lock():  # one run at a time, retries included
             ctx.exit(_retry_failed(services, retry_of, reason, by, as_json, if_due=if_due, page_ids=page_ids))
@@ -109,6 +115,24 @@ def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], rea
             return 0
         log.info("run is due: %s", status.why)
     return _report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json, profile_to)
+
+
+def _enqueue(services: Services, request: RunRequest, as_json: bool) -> int:
+    from archiver.cli.queue import queue_catalog_url
+    from archiver.queue import steps
+    from archiver.queue.app import defer_capture_sync, make_app
+
+    services.register.select(list(request.page_ids))  # unknown ids: exit 2 before anything is queued
+    app = make_app(queue_catalog_url(services))
+    services.catalog  # noqa: B018 (the catalog and the queue's tables are brought to this version first)
+    with app.open():
+        queued = steps.enqueue(services, request, defer_capture_sync(app, str(services.registry_path.resolve())))
+    if as_json:
+        echo_json({"run_id": queued["run_id"]})
+    else:
+        click.echo(f"run {queued['run_id']} queued: {len(queued['captures'])} capture(s); "
+                   f"`archiver runs show {queued['run_id']}` follows it")
+    return 0
 
 
 def _retry_failed(services: Services, bundle_id: str, reason: str | None, by: str | None, as_json: bool, *,

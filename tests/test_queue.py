@@ -1,0 +1,161 @@
+"""Runs as jobs on Procrastinate (PostgreSQL): `run --queue`, `archiver worker`, `runs show`.
+
+Real parts throughout: the tests' own PostgreSQL (tests/pgserver.py), worker processes with Chromium
+capturing the fixture site, and kill_at.py killing a worker with SIGKILL in the middle of a capture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import register_yaml
+from faultkit import command
+from sqlalchemy import func, select
+
+from archiver.catalog import Catalog
+from archiver.catalog.tables import bundles, queued_pages, queued_runs, run_pages, runs
+
+PAGES = [("short", "/short.html"), ("tall", "/tall-12000"), ("tall3", "/tall-3000"), ("gone", "/gone")]
+STALLED_AFTER_S = "4"  # the tests' bound on noticing a dead worker (the default is 60 s)
+
+
+def setup(tmp_path: Path, site: str, postgres, pages=PAGES, wacz: bool = False) -> tuple[Path, Path, str]:
+    registry, store = tmp_path / "pages.yaml", tmp_path / "store"
+    registry.write_text(register_yaml([{"id": i, "url": f"{site}{path}"} for i, path in pages], store, wacz=wacz),
+                        encoding="utf-8")
+    return registry, store, postgres.new_database()
+
+
+def env(registry: Path, url: str) -> dict[str, str]:
+    return {**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_CATALOG_URL": url, "PYTHONUNBUFFERED": "1"}
+
+
+def cli(registry: Path, url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), capture_output=True, text=True, env=env(registry, url), timeout=300,
+                          check=False)
+
+
+def worker(registry: Path, url: str, *extra: str, point: str | None = None, log: Path | None = None):
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(command("worker", "--stalled-after", STALLED_AFTER_S, *extra, point=point),
+                            env=env(registry, url), stdout=subprocess.DEVNULL, stderr=out, text=True)
+
+
+def show(registry: Path, url: str, run_id: str) -> dict:
+    shown = cli(registry, url, "runs", "show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def wait_for(registry: Path, url: str, run_id: str, states=("done", "failed"), timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = show(registry, url, run_id)
+        if shown["status"] in states:
+            return shown
+        time.sleep(0.5)
+    pytest.fail(f"run {run_id} did not end in {timeout} s: {shown}")
+
+
+def stop(*procs: subprocess.Popen) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def counts(url: str) -> dict[str, int]:
+    catalog = Catalog(url)
+    with catalog.engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                for t in (runs, run_pages, bundles, queued_runs, queued_pages)}
+
+
+def manifest_of(store: Path, bundle_id: str) -> dict:
+    [path] = store.glob(f"*/{bundle_id}/manifest.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.browser
+def test_a_queued_run_is_captured_by_a_worker_into_one_bundle_pixel_for_pixel(site, tmp_path, postgres):
+    registry, store, url = setup(tmp_path, site, postgres, wacz=True)  # the WARCs travel with the captures too
+    queued = cli(registry, url, "run", "--queue", "--json", "--reason", "halvårsvis", "--by", "Rut")
+    assert queued.returncode == 0, queued.stderr
+    run_id = json.loads(queued.stdout)["run_id"]
+    assert set(json.loads(queued.stdout)) == {"run_id"}
+    shown = show(registry, url, run_id)
+    assert (shown["status"], shown["bundle_id"]) == ("queued", None)
+    assert [(p["key"], p["status"]) for p in shown["pages"]] == [(i, "queued") for i, _ in PAGES]
+
+    finished = subprocess.run(command("worker", "--until-empty", "--concurrency", "2"), env=env(registry, url),
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 0, finished.stderr
+    shown = show(registry, url, run_id)
+    assert (shown["status"], shown["bundle_id"]) == ("done", run_id), shown
+    assert [(p["key"], p["status"], p["attempts"]) for p in shown["pages"]] == [
+        ("short", "ok", 1), ("tall", "ok", 1), ("tall3", "ok", 1), ("gone", "failed", 1)]
+    assert "HTTP 404" in shown["pages"][3]["error"]
+
+    verified = cli(registry, url, "bundles", "verify", run_id)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "ok    WACZ files match datapackage.json" in verified.stdout
+    # The same pages captured in one process give the same pixels: a queued capture is the same capture.
+    direct = cli(registry, url, "run", "--json", "--page", "short", "--page", "tall", "--page", "tall3")
+    assert direct.returncode == 0, direct.stderr
+    ours = {p["key"]: p["pixels_sha256"] for p in manifest_of(store, run_id)["pages"] if p["status"] == "ok"}
+    theirs = {p["key"]: p["pixels_sha256"] for p in manifest_of(store, json.loads(direct.stdout)["bundle_id"])["pages"]}
+    assert ours == theirs and len(ours) == 3
+    assert counts(url) == {"runs": 2, "run_pages": 7, "bundles": 2, "queued_runs": 1, "queued_pages": 4}
+    assert not (store / ".queue" / run_id).exists()  # the captures' work folder went with the run
+    assert not list(store.rglob(".partial-*"))
+
+
+@pytest.mark.browser
+def test_a_worker_killed_mid_capture_has_its_capture_made_by_another_and_the_run_ends_once(site, tmp_path, postgres):
+    registry, store, url = setup(tmp_path, site, postgres)
+    run_id = json.loads(cli(registry, url, "run", "--queue", "--json").stdout)["run_id"]
+    # Worker A dies (SIGKILL, as `kill -9` or the OOM killer) as it starts taking its first page's tiles.
+    doomed = worker(registry, url, "--concurrency", "1", point="archiver.capture.screenshot:capture_tiles",
+                    log=tmp_path / "a.log")
+    assert doomed.wait(timeout=120) == -signal.SIGKILL, (tmp_path / "a.log").read_text()
+    killed = [p for p in show(registry, url, run_id)["pages"] if p["status"] == "running"]
+    assert len(killed) == 1, show(registry, url, run_id)
+    b = worker(registry, url, "--concurrency", "1", log=tmp_path / "b.log")
+    c = worker(registry, url, "--concurrency", "2", log=tmp_path / "c.log")
+    try:
+        shown = wait_for(registry, url, run_id)
+    finally:
+        stop(b, c)
+    logs = (tmp_path / "b.log").read_text() + (tmp_path / "c.log").read_text()
+    assert shown["status"] == "done" and shown["bundle_id"] == run_id, (shown, logs)
+    by_key = {p["key"]: p for p in shown["pages"]}
+    assert by_key[killed[0]["key"]]["attempts"] == 2 and by_key[killed[0]["key"]]["status"] == "ok"
+    assert "queued again" in logs
+    assert [p["key"] for p in manifest_of(store, run_id)["pages"]] == [i for i, _ in PAGES]  # every page once
+    verified = cli(registry, url, "bundles", "verify", run_id)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert counts(url) == {"runs": 1, "run_pages": 4, "bundles": 1, "queued_runs": 1, "queued_pages": 4}
+    assert len(list(store.glob("[0-9]*/*/manifest.json"))) == 1
+    assert not (store / ".queue" / run_id).exists() and not list(store.rglob(".partial-*"))
+
+
+def test_the_queue_needs_postgresql_and_says_so(tmp_path, site):
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(register_yaml([{"id": "short", "url": f"{site}/short.html"}], tmp_path / "store"),
+                        encoding="utf-8")
+    for args in (("run", "--queue"), ("worker",), ("runs", "show", "x")):
+        refused = subprocess.run(command(*args), env={k: v for k, v in env(registry, "").items()
+                                                      if k != "ARCHIVER_CATALOG_URL"},
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode == 2 and "needs a PostgreSQL catalog" in refused.stderr, (args, refused.stderr)
+    assert not (tmp_path / "store").exists()
