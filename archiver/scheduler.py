@@ -10,9 +10,14 @@
   concurrent `archiver run` or `snapshot` is refused rather than overlapping (and vice versa: a fire
   while a CLI run holds the lock is logged and skipped).
 - SIGTERM/SIGINT: no new run starts; a run in progress is abandoned by raising `Terminated` in it, and
-  the pipeline discards its hidden `.partial-*` staging folder, so no half-written bundle is left. The
-  stored job's next run time is then set back to now, so the next start makes the abandoned run (once).
+  the pipeline discards its hidden `.partial-*` staging folder, so no half-written bundle is left. A
+  one-off job is then stored beside the cron job, so the next start makes the abandoned run (once).
 - A fire while another run holds the lock is retried every 10 minutes (in memory) until it gets the lock.
+- With the catalog on PostgreSQL a fire queues the run for `archiver worker` (`run --queue`) instead of
+  capturing in this process, and returns at once.
+- No private APScheduler API and no module-level state: the stored job is a plain function that reports
+  how it ended in its return value; `ScheduledRuns` (one per process) reads it from the job's events,
+  and SIGTERM stops the scheduler with its public `shutdown` from a thread of its own.
 """
 
 from __future__ import annotations
@@ -23,11 +28,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_SCHEDULER_STARTED,
+)
 from apscheduler.executors.debug import DebugExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -36,6 +45,7 @@ from archiver.errors import ArchiverError, BusyError
 log = logging.getLogger(__name__)
 
 JOB_ID = "archiver-scheduled-run"
+CATCH_UP_ID = "archiver-abandoned-run"
 JOBS_TABLE = "apscheduler_jobs"
 BUSY_RETRY = timedelta(minutes=10)
 
@@ -49,90 +59,116 @@ class Terminated(KeyboardInterrupt):
     """
 
 
-class _State:
-    def __init__(self) -> None:
-        self.scheduler: BlockingScheduler | None = None
-        self.stopping = False
-        self.running = False
-        self.abandoned = False
+def scheduled_run(registry: str) -> str:
+    """The stored job: one full scheduled run of the register, as `archiver run` makes it, under the store's
+    run lock; or, with the catalog on PostgreSQL, the run queued for the workers (`run --queue`).
 
-
-_state = _State()
-
-
-def scheduled_run(registry: str) -> None:
-    """The job: one full scheduled run, as `archiver run` makes it, under the store's run lock."""
+    A module-level function, because APScheduler stores the job by reference. It says how it ended in its
+    return value (`done`, `queued`, `busy: ...`, `abandoned`, `failed: ...`), which `ScheduledRuns` reads
+    from the job's event: nothing here needs to know the scheduler."""
     from archiver.models import RunRequest
     from archiver.services import Services
 
-    if _state.stopping:
-        log.info("shutting down: the scheduled run is not started")
-        return
     services = Services(registry)
     request = RunRequest(reason="scheduled", requested_by="scheduler")
-    _state.running = True
     try:
+        if services.catalog.engine.dialect.name == "postgresql":
+            return _enqueue(services, request)
         with services.lock():
             log.info("scheduled run started")
             result = services.run(request).result
-        _state.running = False
         log.info("scheduled run done: bundle %s, %d of %d page(s) captured", result.bundle_id,
                  len(result.captures) - len(result.failed), len(result.captures))
+        return "done"
     except Terminated:
-        _state.abandoned = True
         log.warning("scheduled run abandoned on shutdown; its staging folder was discarded, nothing stored")
-    except BusyError as exc:  # a CLI run or snapshot holds the store: try again later, in this process
-        retry = datetime.now(UTC) + BUSY_RETRY
-        log.warning("scheduled run not started: %s; retrying at %s", exc, retry.isoformat())
-        if _state.scheduler is not None:
-            _state.scheduler.add_job(scheduled_run, "date", run_date=retry, args=[registry], id="busy-retry",
-                                     name="retry after busy", jobstore="once", replace_existing=True)
+        return "abandoned"
+    except BusyError as exc:  # a CLI run or snapshot holds the store: try again later
+        return f"busy: {exc}"
     except ArchiverError as exc:
         log.error("scheduled run not made: %s", exc)
-    finally:
-        _state.running = False
+        return f"failed: {exc}"
 
 
-def _on_signal(signum, _frame) -> None:
-    if _state.stopping:
-        return
-    _state.stopping = True
-    name = signal.Signals(signum).name
-    if _state.running:
-        log.warning("%s: abandoning the run in progress, then stopping", name)
-        raise Terminated(name)
-    log.info("%s: stopping the scheduler", name)
-    if _state.scheduler is not None:
-        # From another thread: the main thread may hold the Event's (non-reentrant) lock right now.
-        threading.Thread(target=_state.scheduler.wakeup, daemon=True).start()  # the loop sees `stopping`
+def _enqueue(services, request) -> str:
+    from archiver.queue import steps
+    from archiver.queue.app import defer_capture_sync, make_app
+
+    app = make_app(services.catalog_url)
+    with app.open():
+        queued = steps.enqueue(services, request, defer_capture_sync(app, str(services.registry_path.resolve())))
+    log.info("scheduled run queued: run %s, %d capture(s) for the workers", queued["run_id"], len(queued["captures"]))
+    return "queued"
 
 
-class _Scheduler(BlockingScheduler):
-    """BlockingScheduler whose main loop also ends on `stopping`, so a signal never has to call shutdown()
-    from inside APScheduler's own bookkeeping (which a job run inline is part of)."""
-
-    def _main_loop(self) -> None:
-        wait_seconds = threading.TIMEOUT_MAX
-        while self.state != STATE_STOPPED and not _state.stopping:
-            self._event.wait(wait_seconds)
-            self._event.clear()
-            if _state.stopping:
-                break
-            wait_seconds = self._process_jobs()
+def _inside_a_run(frame) -> bool:
+    """Whether the signal interrupted `scheduled_run` (the jobs run inline, in the main thread, where signals
+    are handled): its frame is then below the handler's."""
+    while frame is not None:
+        if frame.f_code is scheduled_run.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
-def build_scheduler(registry: str, cron: str, engine, *, run_now: bool = False) -> BlockingScheduler:
+class ScheduledRuns:
+    """One `archiver scheduler` process: its scheduler, whether a run is in progress, and what SIGTERM does.
+
+    SIGTERM/SIGINT stop the scheduler from a thread of their own (`shutdown` waits for a run in progress, so
+    it must not be called inside one); a run in progress in the main thread is abandoned first, by raising
+    `Terminated` in it."""
+
+    def __init__(self, registry: str):
+        self.registry = str(Path(registry).resolve())
+        self.scheduler: BlockingScheduler | None = None
+        self.stopping = False
+
+    def on_signal(self, signum, frame) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        name = signal.Signals(signum).name
+        if _inside_a_run(frame):  # the scheduler is stopped once the run has given up (`on_event`)
+            log.warning("%s: abandoning the run in progress, then stopping", name)
+            raise Terminated(name)
+        log.info("%s: stopping the scheduler", name)
+        self._stop_soon()
+
+    def _stop_soon(self) -> None:
+        threading.Thread(target=self._stop, name="scheduler stop", daemon=True).start()
+
+    def _stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def on_event(self, event) -> None:
+        """A job ended: note an abandoned run, retry a busy one later."""
+        outcome = getattr(event, "retval", None) or ""
+        if outcome == "abandoned" and self.scheduler is not None:
+            # Its fire was used up when it began: a one-off job in the stored jobs makes it when the
+            # scheduler starts again (once; a missed one-off job runs late, as the cron job does).
+            self.scheduler.add_job(scheduled_run, "date", run_date=datetime.now(UTC), args=[self.registry],
+                                   id=CATCH_UP_ID, name="abandoned run, made again", replace_existing=True)
+            log.info("the abandoned run is made when the scheduler starts again")
+            self._stop_soon()
+        elif outcome.startswith("busy: ") and not self.stopping and self.scheduler is not None:
+            retry = datetime.now(UTC) + BUSY_RETRY
+            log.warning("scheduled run not started: %s; retrying at %s", outcome.removeprefix("busy: "),
+                        retry.isoformat())
+            self.scheduler.add_job(scheduled_run, "date", run_date=retry, args=[self.registry], id="busy-retry",
+                                   name="retry after busy", jobstore="once", replace_existing=True)
+
+
+def build_scheduler(runs: ScheduledRuns, cron: str, engine, *, run_now: bool = False) -> BlockingScheduler:
     """The scheduler with its persistent job; `run_now` also runs once at start (not persisted)."""
-    scheduler = _Scheduler(
+    scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE), "once": MemoryJobStore()},
         executors={"default": DebugExecutor()},  # inline, in the main thread, where SIGTERM is delivered
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
     )
     trigger = CronTrigger.from_crontab(cron)
-    registry = str(Path(registry).resolve())
-    store = scheduler._jobstores["default"]
-    store.start(scheduler, "default")  # to read what an earlier scheduler stored
-    existing = store.lookup_job(JOB_ID)
+    registry = runs.registry
+    existing = _stored_job(engine)
     keep = (existing is not None and str(existing.trigger) == str(trigger) and list(existing.args) == [registry]
             and existing.next_run_time is not None)
     options = {"next_run_time": existing.next_run_time} if keep else {}
@@ -150,25 +186,36 @@ def build_scheduler(registry: str, cron: str, engine, *, run_now: bool = False) 
                  when.isoformat() if when else "none", " (missed while down: runs now, once)" if late else "")
 
     scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
+    scheduler.add_listener(runs.on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    runs.scheduler = scheduler
     return scheduler
+
+
+def _stored_job(engine):
+    """The job an earlier scheduler stored, read through a job store of its own (the scheduler's own is
+    started only with the scheduler)."""
+    store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
+    store.start(BlockingScheduler(timezone=UTC), "default")
+    return store.lookup_job(JOB_ID)
 
 
 def serve(registry: str, cron: str, engine, *, run_now: bool = False) -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop."""
-    scheduler = build_scheduler(registry, cron, engine, run_now=run_now)
-    _state.scheduler, _state.stopping, _state.running, _state.abandoned = scheduler, False, False, False
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    runs = ScheduledRuns(registry)
+    scheduler = build_scheduler(runs, cron, engine, run_now=run_now)
+    previous = {sig: signal.signal(sig, runs.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        scheduler.start()
-        if _state.abandoned and scheduler.get_job(JOB_ID) is not None:
-            # The fire was used up when the run began: set it back, so the next start catches up once.
-            scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
-            log.info("the abandoned run is made when the scheduler starts again")
+        try:
+            scheduler.start()  # returns once stopped
+        except JobLookupError:
+            if not runs.stopping:
+                raise
+            # Stopped while a one-off run (--run-now, a busy retry) ended: the scheduler's removing the
+            # finished one-off job finds it already gone with the stop. Nothing stored is affected.
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        _state.scheduler = None
     log.info("scheduler stopped")
     return 0

@@ -159,3 +159,24 @@ def test_the_queue_needs_postgresql_and_says_so(tmp_path, site):
                                  capture_output=True, text=True, timeout=60, check=False)
         assert refused.returncode == 2 and "needs a PostgreSQL catalog" in refused.stderr, (args, refused.stderr)
     assert not (tmp_path / "store").exists()
+
+
+def test_the_scheduler_queues_its_runs_for_the_workers_on_postgresql(site, tmp_path, postgres):
+    registry, store, url = setup(tmp_path, site, postgres)
+    sched = subprocess.Popen(command("scheduler", "--run-now"), env=env(registry, url), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    deadline, log = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not any("scheduled run queued" in line for line in log):
+        line = sched.stderr.readline()
+        if not line:
+            break
+        log.append(line)
+    sched.send_signal(signal.SIGTERM)
+    log += sched.communicate(timeout=30)[1].splitlines(keepends=True)
+    assert sched.returncode == 0, "".join(log)
+    [queued] = [line for line in log if "scheduled run queued" in line]
+    run_id = queued.split("run ", 2)[2].split(",")[0]
+    shown = show(registry, url, run_id)
+    assert shown["status"] == "queued" and [p["key"] for p in shown["pages"]] == [i for i, _ in PAGES]
+    assert not any("starting browser" in line for line in log)  # nothing is captured by the scheduler itself
+    assert not list(store.glob("[0-9]*/*"))

@@ -182,7 +182,7 @@ def test_sigterm_during_a_run_abandons_it_and_leaves_no_partial_bundle(site, tmp
     with store_lock(store):  # the lock died with the run
         pass
     with sqlite3.connect(store / "catalog.sqlite") as db:
-        (next_run,) = db.execute("select next_run_time from apscheduler_jobs").fetchone()
+        (next_run,) = db.execute("select min(next_run_time) from apscheduler_jobs").fetchone()
     assert next_run <= time.time()  # the abandoned run is made, once, when the scheduler starts again
 
 
