@@ -47,6 +47,14 @@ log = logging.getLogger(__name__)
 JOB_ID = "archiver-scheduled-run"
 CATCH_UP_ID = "archiver-abandoned-run"
 JOBS_TABLE = "apscheduler_jobs"
+
+
+def jobs_table_for(catalog) -> str:
+    """The scheduler's table: `apscheduler_jobs` in an organisation's own SQLite catalog; one table per
+    organisation in a shared database, since a scheduler runs every job its table holds."""
+    if catalog.engine.dialect.name == "sqlite" or catalog.org is None:
+        return JOBS_TABLE
+    return f"{JOBS_TABLE}_{catalog.org.replace('-', '_')}"
 BUSY_RETRY = timedelta(minutes=10)
 
 
@@ -74,9 +82,7 @@ def scheduled_run(registry: str) -> str:
     try:
         if services.catalog.engine.dialect.name == "postgresql":
             return _enqueue(services, request)
-        with services.lock():
-            log.info("scheduled run started")
-            result = services.run(request).result
+        result = _run_in_process(services, request)
         log.info("scheduled run done: bundle %s, %d of %d page(s) captured", result.bundle_id,
                  len(result.captures) - len(result.failed), len(result.captures))
         return "done"
@@ -88,6 +94,13 @@ def scheduled_run(registry: str) -> str:
     except ArchiverError as exc:
         log.error("scheduled run not made: %s", exc)
         return f"failed: {exc}"
+
+
+def _run_in_process(services, request):
+    """The run itself, under the store's lock: what SIGTERM abandons (`_inside_a_run`)."""
+    with services.lock():
+        log.info("scheduled run started")
+        return services.run(request).result
 
 
 def _enqueue(services, request) -> str:
@@ -102,10 +115,11 @@ def _enqueue(services, request) -> str:
 
 
 def _inside_a_run(frame) -> bool:
-    """Whether the signal interrupted `scheduled_run` (the jobs run inline, in the main thread, where signals
-    are handled): its frame is then below the handler's."""
+    """Whether the signal interrupted a run in progress (the jobs run inline, in the main thread, where
+    signals are handled): `_run_in_process`'s frame is then below the handler's. A signal just after the
+    run, while its job reports, stops the scheduler without abandoning anything."""
     while frame is not None:
-        if frame.f_code is scheduled_run.__code__:
+        if frame.f_code is _run_in_process.__code__:
             return True
         frame = frame.f_back
     return False
@@ -118,8 +132,9 @@ class ScheduledRuns:
     it must not be called inside one); a run in progress in the main thread is abandoned first, by raising
     `Terminated` in it."""
 
-    def __init__(self, registry: str):
+    def __init__(self, registry: str, jobs_table: str = JOBS_TABLE):
         self.registry = str(Path(registry).resolve())
+        self.jobs_table = jobs_table
         self.scheduler: BlockingScheduler | None = None
         self.stopping = False
 
@@ -162,13 +177,13 @@ class ScheduledRuns:
 def build_scheduler(runs: ScheduledRuns, cron: str, engine, *, run_now: bool = False) -> BlockingScheduler:
     """The scheduler with its persistent job; `run_now` also runs once at start (not persisted)."""
     scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE), "once": MemoryJobStore()},
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=runs.jobs_table), "once": MemoryJobStore()},
         executors={"default": DebugExecutor()},  # inline, in the main thread, where SIGTERM is delivered
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
     )
     trigger = CronTrigger.from_crontab(cron)
     registry = runs.registry
-    existing = _stored_job(engine)
+    existing = _stored_job(engine, runs.jobs_table)
     keep = (existing is not None and str(existing.trigger) == str(trigger) and list(existing.args) == [registry]
             and existing.next_run_time is not None)
     options = {"next_run_time": existing.next_run_time} if keep else {}
@@ -191,17 +206,18 @@ def build_scheduler(runs: ScheduledRuns, cron: str, engine, *, run_now: bool = F
     return scheduler
 
 
-def _stored_job(engine):
+def _stored_job(engine, table: str):
     """The job an earlier scheduler stored, read through a job store of its own (the scheduler's own is
     started only with the scheduler)."""
-    store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
+    store = SQLAlchemyJobStore(engine=engine, tablename=table)
     store.start(BlockingScheduler(timezone=UTC), "default")
     return store.lookup_job(JOB_ID)
 
 
-def serve(registry: str, cron: str, engine, *, run_now: bool = False) -> int:
+def serve(registry: str, cron: str, catalog, *, run_now: bool = False) -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop."""
-    runs = ScheduledRuns(registry)
+    runs = ScheduledRuns(registry, jobs_table_for(catalog))
+    engine = catalog.engine
     scheduler = build_scheduler(runs, cron, engine, run_now=run_now)
     previous = {sig: signal.signal(sig, runs.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -72,7 +72,7 @@ class Services:
     def catalog(self) -> Catalog:
         from archiver.catalog import Catalog
 
-        return Catalog(self.catalog_url)
+        return Catalog(self.catalog_url, org=self.register.org_id)
 
     def lock(self) -> AbstractContextManager[Path]:
         """The store's run lock: one run at a time; raises BusyError (exit 75) at once when taken."""

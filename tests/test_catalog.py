@@ -183,6 +183,9 @@ def test_a_catalog_made_before_migrations_is_upgraded_keeping_its_rows(catalog_u
     record(catalog, manifest("new", completes="old"))
     assert catalog.get_bundle("new")["completes"] == "old"
     assert accounts.list_users(catalog.engine) == []
+    # Rows from before organisations are the first organisation's that opens the catalog (it served one).
+    assert [b["id"] for b in Catalog(catalog_url, org="gotene-kommun").list_bundles()] == ["old", "new"]
+    assert Catalog(catalog_url, org="lidkopings-kommun").list_bundles() == []
 
 
 MIGRATE = "import sys; from archiver.catalog import Catalog; Catalog(sys.argv[1]); print('ok')"

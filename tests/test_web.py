@@ -48,6 +48,11 @@ class Web:
     def engine(self):
         return self.services.catalog.engine
 
+    @property
+    def accounts(self):
+        """The organisation's accounts (its catalog): where the app looks users up."""
+        return self.services.catalog
+
 
 @pytest.fixture(scope="module")
 def web(site, tmp_path_factory):
@@ -57,7 +62,7 @@ def web(site, tmp_path_factory):
                         encoding="utf-8")
     services = Services(registry)
     for role, name in USERS.items():
-        accounts.add_user(services.catalog.engine, name, role, PASSWORD)
+        accounts.add_user(services.catalog, name, role, PASSWORD)
     app = create_app(services)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
@@ -106,7 +111,7 @@ def request(web: Web, method: str, path: str, *, cookies: dict | None = None, fo
 
 
 def session_for(web: Web, role: str) -> tuple[dict, str]:
-    token, session = accounts.create_session(web.engine, USERS[role])
+    token, session = accounts.create_session(web.accounts, USERS[role])
     return {SESSION_COOKIE: token}, session.csrf_token
 
 
@@ -256,11 +261,11 @@ def test_an_admin_adds_and_disables_a_user(web):
     assert request(web, "POST", "/users", cookies=cookies, form=form | {"password2": "annat"}).status == 400
     reply = request(web, "POST", "/users", cookies=cookies, form=form | {"password2": PASSWORD})
     assert reply.status == 303 and "nyanställd" in request(web, "GET", "/users", cookies=cookies).body
-    assert accounts.authenticate(web.engine, "nyanställd", PASSWORD).role == "registrar"
-    token, _ = accounts.create_session(web.engine, "nyanställd")
+    assert accounts.authenticate(web.accounts, "nyanställd", PASSWORD).role == "registrar"
+    token, _ = accounts.create_session(web.accounts, "nyanställd")
     assert request(web, "POST", "/users/nyanst%C3%A4lld/disable", cookies=cookies,
                    form={"csrf_token": csrf}).status == 303
-    assert accounts.get_session(web.engine, token) is None
+    assert accounts.get_session(web.accounts, token) is None
     assert request(web, "GET", "/", cookies={SESSION_COOKIE: token}).status == 302
     actions = [(e["action"], e["actor"], e["detail"]) for e in web.services.catalog.audit_log(limit=5)]
     assert ("user.added", "ada", {"name": "nyanställd", "role": "registrar"}) in actions
@@ -276,7 +281,7 @@ def test_every_route_is_in_the_roles_table(web):
 
 
 def test_no_session_is_refused_on_every_route(web):
-    expired, _ = accounts.create_session(web.engine, "anna", now=datetime.now(UTC) - timedelta(hours=9))
+    expired, _ = accounts.create_session(web.accounts, "anna", now=datetime.now(UTC) - timedelta(hours=9))
     for cookies in (None, {SESSION_COOKIE: "forged-token"}, {SESSION_COOKIE: expired}):
         for endpoint, method, path in route_calls(web) + [("-", "GET", "/finns-inte"), ("-", "POST", "/x")]:
             reply = request(web, method, path, cookies=cookies, form={} if method == "POST" else None)
@@ -311,7 +316,7 @@ def test_bad_csrf_tokens_are_refused(web):
                         form={"dnr": "KS 1"} | ({"csrf_token": token} if token is not None else {}))
         assert reply.status == 403
     reply = request(web, "POST", "/logout", cookies=cookies, form={"csrf_token": "fel"})
-    assert reply.status == 403 and accounts.get_session(web.engine, cookies[SESSION_COOKIE]) is not None
+    assert reply.status == 403 and accounts.get_session(web.accounts, cookies[SESSION_COOKIE]) is not None
     # the login form: a double-submit cookie that must equal the form field
     for cookie, field in ((None, "abc"), ("abc", None), ("abc", "abd")):
         reply = request(web, "POST", "/login", cookies={"archiver_login_csrf": cookie} if cookie else None,
@@ -333,8 +338,8 @@ def test_wrong_password_and_disabled_account_are_refused(web):
     reply = login_over_http(web, "anna", "fel-lösenord-1234")
     assert reply.status == 401 and "Fel användarnamn eller lösenord" in reply.body
     assert SESSION_COOKIE not in reply.headers.get("Set-Cookie", "")
-    accounts.add_user(web.engine, "gammal", "communicator", PASSWORD)
-    accounts.disable_user(web.engine, "gammal")
+    accounts.add_user(web.accounts, "gammal", "communicator", PASSWORD)
+    accounts.disable_user(web.accounts, "gammal")
     assert login_over_http(web, "gammal", PASSWORD).status == 401
     failed = [e for e in web.services.catalog.audit_log() if e["action"] == "login.failed"]
     assert {e["actor"] for e in failed} >= {"anna", "gammal"}
@@ -350,12 +355,12 @@ def test_wrong_password_and_disabled_account_are_refused(web):
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Cache-Control"] == "no-store"
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.body).group(1)
     out = request(web, "POST", "/logout", cookies={SESSION_COOKIE: token}, form={"csrf_token": csrf})
-    assert out.status == 302 and accounts.get_session(web.engine, token) is None
+    assert out.status == 302 and accounts.get_session(web.accounts, token) is None
     assert request(web, "GET", "/", cookies={SESSION_COOKIE: token}).status == 302
 
 
 def test_repeated_failed_logins_are_throttled(web):
-    accounts.add_user(web.engine, "gissad", "communicator", PASSWORD)
+    accounts.add_user(web.accounts, "gissad", "communicator", PASSWORD)
     for _ in range(10):
         assert login_over_http(web, "gissad", "fel-lösenord-1234").status == 401
     reply = login_over_http(web, "gissad", PASSWORD)  # even the right password, for a while

@@ -8,12 +8,12 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from archiver.catalog.engine import make_engine, translated, writing
 from archiver.catalog.migrate import upgrade
-from archiver.catalog.tables import audit, bundles, posts, registrations, run_pages, runs
+from archiver.catalog.tables import audit, bundles, posts, queued_runs, registrations, run_pages, runs, users
 from archiver.errors import BadInputError, CatalogError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,33 @@ def _parse(ts: str | None) -> datetime | None:
 
 
 class Catalog:
-    def __init__(self, url: str):
+    """One organisation's view of the catalog (`org`, the register's organisation_id): every query sees only
+    its rows and every row it writes is its own, so organisations can share one database. `org=None` sees
+    every row (the tests, and tools that serve no organisation)."""
+
+    def __init__(self, url: str, org: str | None = None):
         self.engine, self.where, self.busy_timeout_s = make_engine(url)
+        self.org = org
         with translated(self.where, self.busy_timeout_s):
             upgrade(self.engine)
+            if org is not None:
+                self._claim_unowned()
+
+    def _mine(self, table):
+        """The clause that keeps `table`'s rows to this organisation's."""
+        return table.c.org == self.org if self.org is not None else true()
+
+    def _claim_unowned(self) -> None:
+        """Rows written before organisations were recorded (migration 0004) are this organisation's: such a
+        catalog served one. A read first, so an opened catalog with none takes no write lock."""
+        owned = (runs, bundles, audit, users, queued_runs)
+        with self.engine.connect() as conn:
+            if not any(conn.execute(select(t.c.org).where(t.c.org.is_(None)).limit(1)).first() for t in owned):
+                return
+        with self._write() as conn:
+            for table in owned:
+                conn.execute(update(table).where(table.c.org.is_(None)).values(org=self.org))
+        log.info("catalog: rows without an organisation are now %s's", self.org)
 
     def _write(self):
         """One transaction; a locked or full database is a CatalogError naming the catalog."""
@@ -70,7 +93,7 @@ class Catalog:
             if self._already_recorded(manifest["bundle_id"], manifest_sha256, conn):
                 return False
             conn.execute(insert(runs).values(
-                id=manifest["bundle_id"], organisation=manifest["organisation"], reason=manifest["reason"],
+                id=manifest["bundle_id"], org=self.org, organisation=manifest["organisation"], reason=manifest["reason"],
                 kind=kind, requested_by=manifest["requested_by"], started_at=_parse(manifest["run_start"]),
                 finished_at=_parse(manifest["run_end"]), status=status, completes=manifest.get("completes")))
             conn.execute(insert(run_pages), [{
@@ -79,7 +102,7 @@ class Catalog:
                 "capture_start": _parse(p["capture_start"]), "capture_end": _parse(p["capture_end"]),
                 "pixels_sha256": p["pixels_sha256"]} for p in pages])
             conn.execute(insert(bundles).values(
-                id=manifest["bundle_id"], run_id=manifest["bundle_id"], store=store, location=location,
+                id=manifest["bundle_id"], run_id=manifest["bundle_id"], org=self.org, store=store, location=location,
                 pdf_name=manifest["pdf"]["file"], pdf_sha256=manifest["pdf"]["sha256"],
                 manifest_sha256=manifest_sha256, pdfa=manifest["pdf"]["pdfa"],
                 pdf_pages=manifest["pdf"]["pages"], created_at=_parse(manifest["run_end"])))
@@ -99,7 +122,7 @@ class Catalog:
     def _bundles(self, include_deleted: bool, bundle_id: str | None = None) -> list[dict]:
         query = (select(bundles, runs.c.reason, runs.c.kind, runs.c.requested_by, runs.c.status,
                         runs.c.started_at, runs.c.completes)
-                 .join(runs, runs.c.id == bundles.c.run_id).order_by(bundles.c.created_at))
+                 .join(runs, runs.c.id == bundles.c.run_id).where(self._mine(bundles)).order_by(bundles.c.created_at))
         posts_query = select(posts)
         if not include_deleted:
             query = query.where(bundles.c.deleted_at.is_(None))
@@ -119,7 +142,7 @@ class Catalog:
     def bundle_ids(self) -> set[str]:
         """Every bundle id the catalog knows, culled ones included."""
         with self.engine.connect() as conn:
-            return set(conn.scalars(select(bundles.c.id)))
+            return set(conn.scalars(select(bundles.c.id).where(self._mine(bundles))))
 
     def get_bundle(self, bundle_id: str, include_deleted: bool = False) -> dict:
         """One bundle; a culled one is NotFound (saying when and by whom) unless `include_deleted`."""
@@ -144,7 +167,7 @@ class Catalog:
             conn.execute(insert(registrations).values(bundle_id=bundle_id, dnr=dnr, registered_by=by,
                                                       registered_at=at))
             conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(manifest_sha256=manifest_sha256))
-            _append(conn, by, "bundle.registered", bundle_id, {"dnr": dnr, **(detail or {})})
+            _append(conn, self.org, by, "bundle.registered", bundle_id, {"dnr": dnr, **(detail or {})})
         return {"dnr": dnr, "registered_by": by, "registered_at": at}
 
     def mark_post(self, bundle_id: str, state: str, by: str, at: datetime) -> dict:
@@ -164,7 +187,8 @@ class Catalog:
         with self._write() as conn:
             conn.execute(update(posts).where(posts.c.bundle_id == bundle_id)
                          .values({f"{column}_at": at, f"{column}_by": by}))
-            conn.execute(insert(audit).values(at=at, actor=by, action=f"post.{state}", bundle_id=bundle_id))
+            conn.execute(insert(audit).values(at=at, org=self.org, actor=by, action=f"post.{state}",
+                                              bundle_id=bundle_id))
         return {"bundle_id": bundle_id, "state": state, "by": by, "at": at}
 
     def begin_delete(self, bundle_id: str, by: str, at: datetime, why: str) -> int | None:
@@ -174,11 +198,11 @@ class Catalog:
         when the bundle was registered or culled meanwhile."""
         with self._write() as conn:
             marked = conn.execute(update(bundles).where(
-                bundles.c.id == bundle_id, bundles.c.deleted_at.is_(None),
+                bundles.c.id == bundle_id, self._mine(bundles), bundles.c.deleted_at.is_(None),
                 ~exists().where(registrations.c.bundle_id == bundle_id)).values(deleted_at=at, deleted_by=by))
             if marked.rowcount != 1:
                 return None
-            return _append(conn, by, "bundle.deleting", bundle_id, {"why": why}, at)
+            return _append(conn, self.org, by, "bundle.deleting", bundle_id, {"why": why}, at)
 
     def finish_delete(self, bundle_id: str, by: str, why: str, detail: dict | None = None) -> None:
         """Culling's last step: the store's copy is gone (`bundle.deleted` in the trail)."""
@@ -187,21 +211,22 @@ class Catalog:
     def undo_delete(self, bundle_id: str, by: str, error: str) -> None:
         """The store refused to delete: the bundle is listed again as before, and the trail says why."""
         with self._write() as conn:
-            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(deleted_at=None, deleted_by=None))
-            _append(conn, by, "bundle.delete_failed", bundle_id, {"error": error})
+            conn.execute(update(bundles).where(bundles.c.id == bundle_id, self._mine(bundles))
+                         .values(deleted_at=None, deleted_by=None))
+            _append(conn, self.org, by, "bundle.delete_failed", bundle_id, {"error": error})
 
     def audit(self, actor: str, action: str, bundle_id: str | None = None, detail: dict | None = None,
               at: datetime | None = None) -> int:
         """Append one entry to the audit trail; its id."""
         with self._write() as conn:
-            return _append(conn, actor, action, bundle_id, detail, at)
+            return _append(conn, self.org, actor, action, bundle_id, detail, at)
 
     def open_intents(self, action: str, closers: tuple[str, ...]) -> list[dict]:
         """Trail entries of `action` that announce a change made in two places (`bundle.registering`,
         `bundle.deleting`) and that no later entry for the same bundle in `closers` ends: what a crash left
         half-done. Oldest first."""
         later = audit.alias("later")
-        query = (select(audit).where(audit.c.action == action, ~exists().where(
+        query = (select(audit).where(audit.c.action == action, self._mine(audit), ~exists().where(
             later.c.bundle_id == audit.c.bundle_id, later.c.id > audit.c.id, later.c.action.in_(closers)))
             .order_by(audit.c.id))
         with self.engine.connect() as conn:
@@ -212,7 +237,7 @@ class Catalog:
 
     def audit_log(self, bundle_id: str | None = None, limit: int | None = None) -> list[dict]:
         """The audit trail, newest first; only one bundle's entries when `bundle_id` is given."""
-        query = select(audit).order_by(audit.c.id.desc())
+        query = select(audit).where(self._mine(audit)).order_by(audit.c.id.desc())
         if bundle_id is not None:
             query = query.where(audit.c.bundle_id == bundle_id)
         if limit is not None:
@@ -229,7 +254,7 @@ class Catalog:
         A scheduled run whose failed pages were all captured by retry runs that complete it
         (`run --retry-failed`) counts as complete, from its own start time.
         """
-        query = (select(runs.c.id, runs.c.started_at, runs.c.status).where(runs.c.kind == "scheduled")
+        query = (select(runs.c.id, runs.c.started_at, runs.c.status).where(runs.c.kind == "scheduled", self._mine(runs))
                  .order_by(runs.c.started_at.desc()))
         with self.engine.connect() as conn:
             for row in conn.execute(query).all():
@@ -238,7 +263,8 @@ class Catalog:
                 missing = {p.page_id for p in pages if p.status != "ok"}
                 if row.status != "complete" and missing:
                     retried = conn.scalars(select(run_pages.c.page_id).join(runs, runs.c.id == run_pages.c.run_id)
-                                           .where(runs.c.completes == row.id, run_pages.c.status == "ok"))
+                                           .where(runs.c.completes == row.id, self._mine(runs),
+                                                  run_pages.c.status == "ok"))
                     missing -= set(retried)
                 if not missing:
                     return row.started_at, {p.page_id for p in pages}
@@ -247,7 +273,8 @@ class Catalog:
     def last_capture_seconds(self) -> dict[str, float]:
         """How long each page (capture key) took the last time it was captured, load to last pixel."""
         query = (select(run_pages.c.page_id, run_pages.c.capture_start, run_pages.c.capture_end)
-                 .where(run_pages.c.capture_start.is_not(None), run_pages.c.capture_end.is_not(None))
+                 .join(runs, runs.c.id == run_pages.c.run_id)
+                 .where(run_pages.c.capture_start.is_not(None), run_pages.c.capture_end.is_not(None), self._mine(runs))
                  .order_by(run_pages.c.capture_start))
         with self.engine.connect() as conn:
             return {row.page_id: (row.capture_end - row.capture_start).total_seconds() for row in conn.execute(query)}
@@ -259,11 +286,11 @@ class Catalog:
         return [dict(r._mapping) for r in rows]
 
 
-def _append(conn, actor: str, action: str, bundle_id: str | None, detail: dict | None,
+def _append(conn, org: str | None, actor: str, action: str, bundle_id: str | None, detail: dict | None,
             at: datetime | None = None) -> int:
     """One audit entry inside the caller's transaction; its id."""
     result = conn.execute(insert(audit).values(
-        at=at or datetime.now(UTC), actor=actor, action=action, bundle_id=bundle_id,
+        at=at or datetime.now(UTC), org=org, actor=actor, action=action, bundle_id=bundle_id,
         detail=json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None))
     return result.inserted_primary_key[0]
 

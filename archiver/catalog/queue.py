@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, true, update
 from sqlalchemy.engine import Engine
 
 from archiver.catalog.engine import insert_missing
@@ -21,22 +21,24 @@ FINISHED = ("ok", "failed")
 
 
 class RunQueue:
-    """Queued runs and their captures, on the catalog's engine."""
+    """Queued runs and their captures, of one organisation's catalog (`Catalog.org`; None: every one's)."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, catalog):
+        self.engine: Engine = catalog.engine
+        self.org: str | None = catalog.org
 
     def add_run(self, run: dict, capture_keys: list[str], at: datetime) -> None:
         """A new run and one row per capture, in one transaction."""
         with self.engine.begin() as conn:
-            conn.execute(insert(queued_runs).values(**run, status="queued", queued_at=at))
+            conn.execute(insert(queued_runs).values(**run, org=self.org, status="queued", queued_at=at))
             insert_missing(conn, queued_pages, [
                 {"run_id": run["id"], "capture_key": key, "position": n, "status": "queued", "attempts": 0}
                 for n, key in enumerate(capture_keys)])
 
     def run(self, run_id: str) -> dict:
         with self.engine.connect() as conn:
-            row = conn.execute(select(queued_runs).where(queued_runs.c.id == run_id)).first()
+            mine = queued_runs.c.org == self.org if self.org is not None else true()
+            row = conn.execute(select(queued_runs).where(queued_runs.c.id == run_id, mine)).first()
             if row is None:
                 raise NotFoundError(f"no queued run {run_id!r} in the catalog")
             pages = conn.execute(select(queued_pages).where(queued_pages.c.run_id == run_id)

@@ -45,6 +45,7 @@ runs = Table(
     Column("finished_at", UtcDateTime(), nullable=False),
     Column("status", String(16), nullable=False),  # complete | partial | failed
     Column("completes", String(64)),  # a retry run (`run --retry-failed`): the run whose failures it redoes
+    Column("org", String(80), index=True),  # the organisation it belongs to (migration 0004)
 )
 run_pages = Table(
     "run_pages", metadata,
@@ -73,6 +74,7 @@ bundles = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("deleted_at", UtcDateTime()),  # culled under the records plan (`retention --apply`)
     Column("deleted_by", Text),
+    Column("org", String(80), index=True),  # the organisation it belongs to (migration 0004)
 )
 registrations = Table(
     "registrations", metadata,
@@ -107,6 +109,7 @@ audit = Table(
     Column("action", String(40), nullable=False),
     Column("bundle_id", String(64)),  # no foreign key: the trail outlives a culled bundle
     Column("detail", Text),  # JSON
+    Column("org", String(80), index=True),  # the organisation it belongs to (migration 0004)
 )
 users = Table(
     "users", metadata,  # accounts of the web page (`archiver users add`)
@@ -115,6 +118,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("disabled_at", UtcDateTime()),
+    Column("org", String(80), index=True),  # the organisation it belongs to (migration 0004)
 )
 web_sessions = Table(
     "web_sessions", metadata,  # server-side sessions: logout and expiry end them for real
@@ -138,6 +142,7 @@ queued_runs = Table(
     Column("started_at", UtcDateTime()),
     Column("finished_at", UtcDateTime()),
     Column("error", Text),
+    Column("org", String(80), index=True),  # the organisation it belongs to (migration 0004)
 )
 queued_pages = Table(
     "queued_pages", metadata,  # one capture of a queued run: one job

@@ -58,7 +58,7 @@ def _serve_demo(host: str, port: int, threads: int) -> None:
         registry = Path(tmp) / "demo-pages.yaml"
         registry.write_text(demo_register_yaml(site, str(Path("output").resolve())), encoding="utf-8")
         services = Services(registry)
-        engine = services.catalog.engine
+        engine = services.catalog  # its accounts: the organisation's
         click.echo(f"demo site: {site}/  (a post to try: {site}/inlagg.html)")
         for name, role in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(9)
@@ -100,7 +100,7 @@ def _serve(services: Services, host: str, port: int, secure_cookies: bool, trust
 def _has_users(services: Services) -> bool:
     from archiver.web import accounts
 
-    return bool(accounts.list_users(services.catalog.engine))
+    return bool(accounts.list_users(services.catalog))
 
 
 @click.group()
@@ -123,7 +123,7 @@ def users_add(services: Services, name: str, role: str, password_stdin: bool) ->
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
     accounts.check_new_user(name, role, password)
-    accounts.add_user(services.catalog.engine, name, role, password)
+    accounts.add_user(services.catalog, name, role, password)
     services.catalog.audit(f"cli:{getpass.getuser()}", "user.added", None, {"name": name, "role": role})
     click.echo(f"added {name} ({role})")
 
@@ -135,7 +135,7 @@ def users_list(services: Services, as_json: bool) -> None:
     """List the web accounts."""
     from archiver.web import accounts
 
-    found = accounts.list_users(services.catalog.engine)
+    found = accounts.list_users(services.catalog)
     if as_json:
         echo_json([{"name": u.name, "role": u.role, "created_at": u.created_at, "disabled_at": u.disabled_at}
                    for u in found])
@@ -154,6 +154,6 @@ def users_disable(services: Services, name: str) -> None:
 
     if not name.strip():
         raise BadInputError("NAME must not be empty")
-    accounts.disable_user(services.catalog.engine, name)
+    accounts.disable_user(services.catalog, name)
     services.catalog.audit(f"cli:{getpass.getuser()}", "user.disabled", None, {"name": name})
     click.echo(f"disabled {name}")

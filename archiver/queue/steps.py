@@ -38,7 +38,7 @@ def enqueue(services, request: RunRequest, defer_capture: Callable[[str, str], N
             for page, variant in capture_jobs(pages, only_keys=request.capture_keys)]
     now = utcnow()
     run_id = new_bundle_id(now)
-    queue = RunQueue(services.catalog.engine)
+    queue = RunQueue(services.catalog)
     queue.add_run({"id": run_id, "registry": str(services.registry_path.resolve()),
                    "organisation": register.organisation, "reason": request.reason, "kind": request.kind,
                    "requested_by": request.requested_by, "completes": request.completes}, keys, now)
@@ -75,7 +75,7 @@ async def capture(services, run_id: str, key: str, keeper, on_last: Callable[[st
     from archiver.capture import CaptureSettings, capture_pages
     from archiver.capture.session import sessions_dir
 
-    queue = RunQueue(services.catalog.engine)
+    queue = RunQueue(services.catalog)
     before = queue.start_capture(run_id, key, worker or worker_name(), utcnow())
     run_dir = parcel.work_dir(Path(services.register.storage.local), run_id)
     sealed = parcel.load(run_dir, key)
@@ -112,7 +112,7 @@ def assemble(services, run_id: str):
     from archiver.notify import notify_run
 
     catalog, store, register = services.catalog, services.store, services.register
-    queue = RunQueue(catalog.engine)
+    queue = RunQueue(catalog)
     run = queue.run(run_id)
     run_dir = parcel.work_dir(Path(register.storage.local), run_id)
     if run["status"] in ("done", "failed"):
@@ -152,19 +152,19 @@ async def give_up_capture(services, run_id: str, key: str, error: str,
         failed = _failed(services.register, key, f"the capture job failed: {error}")
         parcel.seal(failed, parcel.new_partial(run_dir, key), run_dir)
     loaded = parcel.load(run_dir, key)
-    if RunQueue(services.catalog.engine).finish_capture(run_id, key, loaded.status, loaded.error, utcnow()) == 0:
+    if RunQueue(services.catalog).finish_capture(run_id, key, loaded.status, loaded.error, utcnow()) == 0:
         await on_last(run_id)
 
 
 def fail_run(services, run_id: str, error: str) -> None:
     """The run's bundle could not be made on its last try: the run is failed, its captures kept."""
     log.error("run %s failed: %s", run_id, error)
-    RunQueue(services.catalog.engine).finish_run(run_id, "failed", utcnow(), error)
+    RunQueue(services.catalog).finish_run(run_id, "failed", utcnow(), error)
 
 
 def show(catalog, run_id: str) -> dict:
     """`runs show`: the run's state and each capture's, from the catalog."""
-    run = RunQueue(catalog.engine).run(run_id)
+    run = RunQueue(catalog).run(run_id)
     bundle = catalog.find_bundle(run_id) if run["status"] == "done" else None
     return {"run_id": run_id, "status": run["status"], "bundle_id": bundle["id"] if bundle else None,
             "organisation": run["organisation"], "reason": run["reason"], "queued_at": run["queued_at"],

@@ -8,6 +8,7 @@ so the loader can run them on raw data too and report them beside every other pr
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -275,8 +276,28 @@ class PageEntry(_Model):
     max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
 
 
+def _check_organisation_id(value: str) -> str:
+    if not PAGE_ID_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "organisation_id",
+            "organisation_id must be 1-63 characters of lowercase a-z, digits and hyphens, "
+            "starting with a letter or digit (got '{value}')",
+            {"value": value},
+        )
+    return value
+
+
+def slug(text: str) -> str:
+    """Lowercase a-z, digits and hyphens: 'Götene kommun' → 'gotene-kommun'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:63].rstrip("-") or "organisation"
+
+
 class Register(_Model):
     organisation: Text
+    # Which organisation the catalog's rows are, when several share one catalog database (a regional
+    # e-archive service): default the organisation's name as a slug. Changing it later orphans the rows.
+    organisation_id: Annotated[str, AfterValidator(_check_organisation_id)] | None = None
     schedule: ScheduleSettings = ScheduleSettings()
     capture: CaptureSettings = CaptureSettings()
     storage: StorageSettings = StorageSettings()
@@ -296,6 +317,11 @@ class Register(_Model):
             summary = "; ".join(f"pages[{i}].{field}: {message}" for i, field, message in problems)
             raise PydanticCustomError(CROSS_CHECK_ERROR, "{summary}", {"summary": summary})
         return self
+
+    @property
+    def org_id(self) -> str:
+        """The organisation's key in a shared catalog (`organisation_id`, else a slug of its name)."""
+        return self.organisation_id or slug(self.organisation)
 
     @property
     def source_path(self) -> Path | None:

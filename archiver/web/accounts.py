@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -72,64 +72,78 @@ def check_new_user(name: str, role: str, password: str) -> None:
         raise BadInputError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
+def _scope(where) -> tuple[Engine, object, str | None]:
+    """`where` is one organisation's catalog (its accounts only) or an Engine (every account: the tests).
+
+    Names are unique in the whole catalog: a person is one account, in one organisation."""
+    org = getattr(where, "org", None)
+    return getattr(where, "engine", where), (users.c.org == org if org is not None else true()), org
+
+
 def _user(row) -> User:
     return User(row.name, row.role, row.created_at, row.disabled_at)
 
 
-def add_user(engine: Engine, name: str, role: str, password: str, now: datetime | None = None) -> User:
+def add_user(where, name: str, role: str, password: str, now: datetime | None = None) -> User:
     """A new account with an argon2id hash of its password; an existing name is refused."""
+    engine, _mine, org = _scope(where)
     check_new_user(name, role, password)
     at = _now(now)
     try:
         with engine.begin() as conn:
-            conn.execute(insert(users).values(name=name, role=role, password_hash=hash_password(password),
+            conn.execute(insert(users).values(name=name, org=org, role=role, password_hash=hash_password(password),
                                               created_at=at, disabled_at=None))
     except IntegrityError:
         raise BadInputError(f"there is already a user named {name!r}") from None
     return User(name, role, at, None)
 
 
-def set_password(engine: Engine, name: str, password: str) -> None:
+def set_password(where, name: str, password: str) -> None:
     """Replace an account's password (and end its sessions, which the old password opened)."""
+    engine, mine, _org = _scope(where)
     check_new_user(name, ROLES[0], password)
     with engine.begin() as conn:
-        if conn.execute(update(users).where(users.c.name == name)
+        if conn.execute(update(users).where(users.c.name == name, mine)
                         .values(password_hash=hash_password(password))).rowcount == 0:
             raise NotFoundError(f"no user named {name!r}")
         conn.execute(delete(web_sessions).where(web_sessions.c.user_name == name))
 
 
-def get_user(engine: Engine, name: str) -> User | None:
+def get_user(where, name: str) -> User | None:
+    engine, mine, _org = _scope(where)
     with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.name == name)).first()
+        row = conn.execute(select(users).where(users.c.name == name, mine)).first()
     return _user(row) if row is not None else None
 
 
-def list_users(engine: Engine) -> list[User]:
+def list_users(where) -> list[User]:
+    engine, mine, _org = _scope(where)
     with engine.connect() as conn:
-        return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
+        return [_user(r) for r in conn.execute(select(users).where(mine).order_by(users.c.name))]
 
 
-def disable_user(engine: Engine, name: str, now: datetime | None = None) -> User:
+def disable_user(where, name: str, now: datetime | None = None) -> User:
     """Disable an account and end all its sessions; the row stays, for the audit trail."""
+    engine, mine, _org = _scope(where)
     with engine.begin() as conn:
-        row = conn.execute(select(users).where(users.c.name == name)).first()
+        row = conn.execute(select(users).where(users.c.name == name, mine)).first()
         if row is None:
             raise NotFoundError(f"no user named {name!r}")
         if row.disabled_at is None:
             conn.execute(update(users).where(users.c.name == name).values(disabled_at=_now(now)))
         conn.execute(delete(web_sessions).where(web_sessions.c.user_name == name))
-        row = conn.execute(select(users).where(users.c.name == name)).first()
+        row = conn.execute(select(users).where(users.c.name == name, mine)).first()
     return _user(row)
 
 
-def authenticate(engine: Engine, name: str, password: str) -> User | None:
+def authenticate(where, name: str, password: str) -> User | None:
     """The user when the name and password match an active account, else None.
 
     An unknown name still costs one hash verification, so timing does not tell which names exist.
     """
+    engine, mine, _org = _scope(where)
     with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.name == name)).first()
+        row = conn.execute(select(users).where(users.c.name == name, mine)).first()
     stored = row.password_hash if row is not None else _DUMMY_HASH
     try:
         _hasher.verify(stored, password or "")
@@ -143,9 +157,10 @@ def authenticate(engine: Engine, name: str, password: str) -> User | None:
     return _user(row)
 
 
-def create_session(engine: Engine, name: str, now: datetime | None = None,
+def create_session(where, name: str, now: datetime | None = None,
                    lifetime: timedelta = SESSION_LIFETIME) -> tuple[str, Session]:
     """A new session; returns the token for the cookie (only its SHA-256 is stored) and the session."""
+    engine, _mine, _org = _scope(where)
     at = _now(now)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
@@ -153,14 +168,15 @@ def create_session(engine: Engine, name: str, now: datetime | None = None,
         conn.execute(delete(web_sessions).where(web_sessions.c.expires_at < at))  # tidy up expired ones
         conn.execute(insert(web_sessions).values(token_sha256=token_sha256(token), user_name=name,
                                                  csrf_token=csrf, created_at=at, expires_at=at + lifetime))
-    user = get_user(engine, name)
+    user = get_user(where, name)
     if user is None:
         raise NotFoundError(f"no user named {name!r}")
     return token, Session(user, csrf, at + lifetime)
 
 
-def get_session(engine: Engine, token: str | None, now: datetime | None = None) -> Session | None:
+def get_session(where, token: str | None, now: datetime | None = None) -> Session | None:
     """The live session of a cookie's token: None when unknown, expired, or the user is disabled."""
+    engine, mine, _org = _scope(where)
     if not token or len(token) > 200:
         return None
     digest = token_sha256(token)
@@ -168,18 +184,19 @@ def get_session(engine: Engine, token: str | None, now: datetime | None = None) 
         row = conn.execute(select(web_sessions, users.c.role, users.c.created_at.label("user_created_at"),
                                   users.c.disabled_at)
                            .join(users, users.c.name == web_sessions.c.user_name)
-                           .where(web_sessions.c.token_sha256 == digest)).first()
+                           .where(web_sessions.c.token_sha256 == digest, mine)).first()
     if row is None:
         return None
     expires = row.expires_at
     if expires <= _now(now) or row.disabled_at is not None:
-        end_session(engine, token)
+        end_session(where, token)
         return None
     user = User(row.user_name, row.role, row.user_created_at, None)
     return Session(user, row.csrf_token, expires)
 
 
-def end_session(engine: Engine, token: str | None) -> None:
+def end_session(where, token: str | None) -> None:
+    engine, _mine, _org = _scope(where)
     if token:
         with engine.begin() as conn:
             conn.execute(delete(web_sessions).where(web_sessions.c.token_sha256 == token_sha256(token)))

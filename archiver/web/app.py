@@ -113,7 +113,7 @@ def create_app(services, *, secure_cookies: bool = False, session_lifetime: time
         g.session = None
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
-        session = accounts.get_session(services.catalog.engine, request.cookies.get(SESSION_COOKIE))
+        session = accounts.get_session(services.catalog, request.cookies.get(SESSION_COOKIE))
         if session is None:
             if request.method in ("GET", "HEAD"):
                 return redirect(url_for("signin.login", next=signin.safe_next(request.full_path.rstrip("?"))))

@@ -49,8 +49,9 @@ def current_jobs():
     return current_app.extensions[JOBS]
 
 
-def engine():
-    return current_services().catalog.engine
+def accounts_of():
+    """This organisation's accounts: its catalog, which the accounts functions keep to its users."""
+    return current_services().catalog
 
 
 def cookie_secure() -> bool:

@@ -18,11 +18,11 @@ from archiver.web.shared import (
     SESSION_COOKIE,
     SESSION_LIFETIME,
     Refused,
+    accounts_of,
     audit,
     cookie_secure,
     csrf_ok,
     current_services,
-    engine,
     set_cookie,
 )
 
@@ -108,15 +108,15 @@ def login_post():
         catalog.audit(name or "(tomt)", "login.failed", None, {"remote": address, "error": "för många försök"})
         return login_page("För många misslyckade inloggningar för det här kontot. Vänta en kvart och "
                           "försök igen.", 429, name)
-    user = accounts.authenticate(engine(), name, request.form.get("password", ""))
+    user = accounts.authenticate(accounts_of(), name, request.form.get("password", ""))
     if user is None:
         throttle.failed(name, address)
         catalog.audit(name or "(tomt)", "login.failed", None, {"remote": address})
         return login_page("Fel användarnamn eller lösenord, eller kontot är inaktiverat.", 401, name)
     throttle.succeeded(name, address)
-    accounts.end_session(engine(), request.cookies.get(SESSION_COOKIE))
+    accounts.end_session(accounts_of(), request.cookies.get(SESSION_COOKIE))
     lifetime = current_app.config[SESSION_LIFETIME]
-    token, _session = accounts.create_session(engine(), user.name, lifetime=lifetime)
+    token, _session = accounts.create_session(accounts_of(), user.name, lifetime=lifetime)
     catalog.audit(user.name, "login", None, {"remote": address})
     response = redirect(safe_next(request.form.get("next")) or url_for("overview.overview"))
     set_cookie(response, SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()))
@@ -126,7 +126,7 @@ def login_post():
 
 @bp.post("/logout")
 def logout():
-    accounts.end_session(engine(), request.cookies.get(SESSION_COOKIE))
+    accounts.end_session(accounts_of(), request.cookies.get(SESSION_COOKIE))
     audit("logout")
     response = redirect(url_for("signin.login"))
     response.delete_cookie(SESSION_COOKIE, path="/", secure=cookie_secure(), httponly=True, samesite="Lax")

@@ -8,7 +8,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from archiver.errors import BadInputError, NotFoundError
 from archiver.web import accounts
-from archiver.web.shared import Refused, audit, engine
+from archiver.web.shared import Refused, accounts_of, audit
 from archiver.web.words import NOTICES
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ bp = Blueprint("users", __name__)
 
 
 def users_page(error: str | None = None, status: int = 200, name: str = "", role: str = ""):
-    return render_template("users.html", users=accounts.list_users(engine()), roles=accounts.ROLES,
+    return render_template("users.html", users=accounts.list_users(accounts_of()), roles=accounts.ROLES,
                            error=error, name=name, role=role, notice=NOTICES.get(request.args.get("klart", "")),
                            min_length=accounts.MIN_PASSWORD_LENGTH), status
 
@@ -41,7 +41,7 @@ def users_add():
     if len(password) < accounts.MIN_PASSWORD_LENGTH:
         return users_page(f"Lösenordet måste ha minst {accounts.MIN_PASSWORD_LENGTH} tecken.", 400, name, role)
     try:
-        accounts.add_user(engine(), name, role, password)
+        accounts.add_user(accounts_of(), name, role, password)
     except BadInputError:
         return users_page(f"Det finns redan en användare som heter {name}.", 400, name, role)
     audit("user.added", None, {"name": name, "role": role})
@@ -53,7 +53,7 @@ def users_disable(name: str):
     if name == g.session.user.name:
         return users_page("Du kan inte inaktivera ditt eget konto.", 400)
     try:
-        accounts.disable_user(engine(), name)
+        accounts.disable_user(accounts_of(), name)
     except NotFoundError:
         raise Refused(404, "Det finns ingen sådan användare.") from None
     audit("user.disabled", None, {"name": name})
