@@ -180,3 +180,16 @@ def test_the_scheduler_queues_its_runs_for_the_workers_on_postgresql(site, tmp_p
     assert shown["status"] == "queued" and [p["key"] for p in shown["pages"]] == [i for i, _ in PAGES]
     assert not any("starting browser" in line for line in log)  # nothing is captured by the scheduler itself
     assert not list(store.glob("[0-9]*/*"))
+
+
+def test_if_due_queues_a_scheduled_run_once_while_it_is_not_done(site, tmp_path, postgres):
+    """Cron's daily `run --if-due --queue`: the first call queues the run; the next ones, while the workers
+    have not finished it, say it is queued instead of queueing it again."""
+    registry, _store, url = setup(tmp_path, site, postgres)
+    first = cli(registry, url, "run", "--if-due", "--queue", "--json")
+    assert first.returncode == 0, first.stderr
+    run_id = json.loads(first.stdout)["run_id"]
+    again = cli(registry, url, "run", "--if-due", "--queue", "--json")
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["due"], json.loads(again.stdout)["queued"]) == (False, run_id)
+    assert counts(url)["queued_runs"] == 1

@@ -45,6 +45,14 @@ class RunQueue:
                                  .order_by(queued_pages.c.position)).all()
         return dict(row._mapping) | {"pages": [dict(p._mapping) for p in pages]}
 
+    def unfinished(self, kind: str) -> list[str]:
+        """This organisation's queued runs of `kind` not yet done or failed: a scheduled one still counts
+        as made when `run --if-due --queue` asks again the next day."""
+        mine = queued_runs.c.org == self.org if self.org is not None else true()
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(queued_runs.c.id).where(
+                mine, queued_runs.c.kind == kind, queued_runs.c.status.in_(("queued", "running")))))
+
     def start_capture(self, run_id: str, key: str, worker: str, at: datetime) -> dict:
         """Mark a capture started by `worker` (one more attempt) and the run running; the capture's row as
         it was before, so a retried job sees a capture that finished already."""

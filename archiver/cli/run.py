@@ -90,9 +90,9 @@ def run(ctx: click.Context, services: Services, if_due: bool, page_ids: tuple[st
         by: str | None, retry_of: str | None, queued: bool, as_json: bool, profile_to: str | None) -> None:
     """Capture pages, build the PDF/A bundle, store it and record it in the catalog."""
     if queued:
-        if retry_of is not None or if_due or profile_to:
-            raise BadInputError("--queue takes --page, --reason and --by; not --retry-failed, --if-due or --profile")
-        ctx.exit(_enqueue(services, RunRequest(*_reason_and_by(reason, by), page_ids=page_ids), as_json))
+        if retry_of is not None or profile_to:
+            raise BadInputError("--queue takes --if-due, --page, --reason and --by; not --retry-failed or --profile")
+        ctx.exit(_enqueue(services, RunRequest(*_reason_and_by(reason, by), page_ids=page_ids), as_json, if_due))
     if retry_of is not None:
         with services.lock():  # one run at a time, retries included
             ctx.exit(_retry_failed(services, retry_of, reason, by, as_json, if_due=if_due, page_ids=page_ids))
@@ -117,14 +117,24 @@ def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], rea
     return _report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json, profile_to)
 
 
-def _enqueue(services: Services, request: RunRequest, as_json: bool) -> int:
+def _enqueue(services: Services, request: RunRequest, as_json: bool, if_due: bool = False) -> int:
+    from archiver.catalog.queue import RunQueue
     from archiver.cli.queue import queue_catalog_url
     from archiver.queue import steps
     from archiver.queue.app import defer_capture_sync, make_app
 
     services.register.select(list(request.page_ids))  # unknown ids: exit 2 before anything is queued
     app = make_app(queue_catalog_url(services))
-    services.catalog  # noqa: B018 (the catalog and the queue's tables are brought to this version first)
+    if if_due:
+        waiting = RunQueue(services.catalog).unfinished("scheduled")
+        status = services.due()
+        if waiting or not status.due:
+            why = f"run {waiting[0]} is queued and not done yet" if waiting else status.why
+            if as_json:
+                echo_json({"due": False, "next_due": iso(status.next_due), **({"queued": waiting[0]} if waiting else {})})
+            else:
+                click.echo(f"not due: {why}")
+            return 0
     with app.open():
         queued = steps.enqueue(services, request, defer_capture_sync(app, str(services.registry_path.resolve())))
     if as_json:
