@@ -540,3 +540,31 @@ def test_retention_never_deletes_under_object_lock_and_deletes_every_version_oth
         assert decision.cull and [o.deleted for o in outcomes] == [True]
         assert "Versions" not in versions and "DeleteMarkers" not in versions  # the data is gone, not hidden
         assert services.catalog.get_bundle(bundle_id, include_deleted=True)["deleted_by"] == "Rita"
+
+
+@pytest.mark.browser
+def test_a_queued_run_is_captured_by_a_worker_and_stored_into_s3(s3, site, tmp_path, postgres):
+    """The job queue (tests/test_queue.py) with an S3 store: the captures wait in the local spool's work
+    folder, the assembly stores, catalogues and uploads the bundle, and it verifies from the bucket."""
+    registry = s3_register(tmp_path, s3, [{"id": "short", "url": f"{site}/short.html"},
+                                          {"id": "tall", "url": f"{site}/tall-3000"}], prefix="queued", lock_days=1)
+    env = {**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_CATALOG_URL": postgres.new_database()}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "archiver", *args], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+
+    queued = cli("run", "--queue", "--json")
+    assert queued.returncode == 0, queued.stderr
+    run_id = json.loads(queued.stdout)["run_id"]
+    worked = cli("worker", "--until-empty")
+    assert worked.returncode == 0, worked.stderr
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert (shown["status"], shown["bundle_id"]) == ("done", run_id), shown
+    listing = json.loads(cli("bundles", "list", "--json").stdout)
+    (row,) = listing
+    assert row["location"] == f"s3://archive-locked/queued/{run_id[:4]}/{run_id}/" and row["upload_pending"] is False
+    verified = cli("bundles", "verify", run_id)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert_locked(s3, "archive-locked", f"queued/{run_id[:4]}/{run_id}/{run_id}.wacz", 1)
+    assert not (tmp_path / "spool" / ".queue" / run_id).exists()
