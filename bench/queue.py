@@ -32,24 +32,7 @@ BIN = Path(sys.executable).parent
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
-def _tree(proc: psutil.Process, cpu: dict[int, float]) -> int:
-    """Summed RSS of `proc` and its descendants now; their CPU seconds kept in `cpu` by pid."""
-    total = 0
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-            times = p.cpu_times()
-            cpu[p.pid] = times.user + times.system
-        except psutil.Error:
-            continue
-    return total
-
-
-def one(tmp: Path, postgres, base_url: str, site, workers: int, register_yaml) -> dict:
+def one(tmp: Path, postgres, base_url: str, site, workers: int, register_yaml, sample_tree) -> dict:
     from archiver.catalog import Catalog
     from archiver.queue import steps
 
@@ -72,7 +55,7 @@ def one(tmp: Path, postgres, base_url: str, site, workers: int, register_yaml) -
     try:
         while status not in ("done", "failed") and time.perf_counter() - started < LIMIT_S:
             for n, proc in enumerate(procs):
-                peaks[n] = max(peaks[n], _tree(proc, cpu[n]))
+                peaks[n] = max(peaks[n], sample_tree(proc, cpu[n]))
             status = steps.show(catalog, run_id)["status"]
             time.sleep(SAMPLE_S)
         seconds = time.perf_counter() - started
@@ -93,13 +76,14 @@ def one(tmp: Path, postgres, base_url: str, site, workers: int, register_yaml) -
             "retried": sum(p["attempts"] > 1 for p in shown["pages"])}
 
 
-def run_queue(tmp: Path, register_yaml) -> dict:
+def run_queue(tmp: Path, register_yaml, sample_tree) -> dict:
+    """`sample_tree(proc, cpu)`: the summed RSS of a process tree now, its CPU seconds kept in `cpu` (run.py's)."""
     sys.path.insert(0, str(TESTS))
     from pgserver import running_postgres
 
     site = write_site(tmp / "site")
     with running_postgres() as postgres, serve_directory(tmp / "site") as base_url:
-        runs = [one(tmp, postgres, base_url, site, n, register_yaml) for n in WORKERS]
+        runs = [one(tmp, postgres, base_url, site, n, register_yaml, sample_tree) for n in WORKERS]
     return {"runs": runs, "cpus": os.cpu_count()}
 
 

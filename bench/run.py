@@ -400,7 +400,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         for name in names:
             print(f"bench: the {name} set", file=sys.stderr, flush=True)
-            alone = {"scale": _scale, "recording": _recording, "queue": lambda t: run_queue(t, register_yaml)}
+            alone = {"scale": _scale, "recording": _recording, "queue": lambda t: run_queue(t, register_yaml, _sample_tree)}
             figures[name] = alone[name](Path(tmp) / name) if name in alone else bench(Path(tmp) / name, name)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

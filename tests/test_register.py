@@ -351,3 +351,11 @@ def test_scroll_and_mobile_settings_are_read(tmp_path):
     assert register.pages[0].mobile is True and register.pages[0].max_posts == 50
     assert register.capture.scroll_budget_s == 12 and register.capture.max_posts is None
     assert CaptureSettings.from_register(register.capture).feed_settle_s == 5
+
+
+def test_organisation_id_defaults_to_the_name_as_a_slug_and_a_bad_one_names_its_line(tmp_path):
+    assert load_register(write(tmp_path, MINIMAL)).org_id == "gotene-kommun"
+    given = MINIMAL.replace("organisation: Götene kommun\n", "organisation: Götene kommun\norganisation_id: gotene\n")
+    assert load_register(write(tmp_path, given)).org_id == "gotene"
+    line, field, message = one_problem(tmp_path, given.replace("organisation_id: gotene", "organisation_id: Götene"))
+    assert (line, field) == (2, "organisation_id") and "lowercase a-z" in message

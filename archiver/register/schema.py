@@ -77,15 +77,21 @@ def cross_problems(
     return sorted(problems)
 
 
-def _check_page_id(value: str) -> str:
-    if not PAGE_ID_PATTERN.fullmatch(value):
-        raise PydanticCustomError(
-            "page_id",
-            "page id must be 1-63 characters of lowercase a-z, digits and hyphens, "
-            "starting with a letter or digit (got '{value}')",
-            {"value": value},
-        )
-    return value
+def _id_checker(code: str, what: str) -> Callable[[str], str]:
+    """A validator for an id of 1-63 lowercase a-z, digits and hyphens (`what` names it in the message)."""
+    def check(value: str) -> str:
+        if not PAGE_ID_PATTERN.fullmatch(value):
+            raise PydanticCustomError(
+                code,
+                f"{what} must be 1-63 characters of lowercase a-z, digits and hyphens, "
+                "starting with a letter or digit (got '{value}')",
+                {"value": value},
+            )
+        return value
+    return check
+
+
+_check_page_id = _id_checker("page_id", "page id")
 
 
 def _check_url(value: str) -> str:
@@ -276,15 +282,7 @@ class PageEntry(_Model):
     max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
 
 
-def _check_organisation_id(value: str) -> str:
-    if not PAGE_ID_PATTERN.fullmatch(value):
-        raise PydanticCustomError(
-            "organisation_id",
-            "organisation_id must be 1-63 characters of lowercase a-z, digits and hyphens, "
-            "starting with a letter or digit (got '{value}')",
-            {"value": value},
-        )
-    return value
+_check_organisation_id = _id_checker("organisation_id", "organisation_id")
 
 
 def slug(text: str) -> str:
