@@ -193,3 +193,34 @@ def test_if_due_queues_a_scheduled_run_once_while_it_is_not_done(site, tmp_path,
     assert again.returncode == 0, again.stderr
     assert (json.loads(again.stdout)["due"], json.loads(again.stdout)["queued"]) == (False, run_id)
     assert counts(url)["queued_runs"] == 1
+
+
+def test_captures_whose_jobs_gave_up_still_end_the_run_with_a_bundle_naming_them(tmp_path, site, postgres,
+                                                                                  monkeypatch):
+    """A capture job that raised on its last try (app.capture_task) is recorded as a failed page: the run's last
+    one queues the assembly exactly once, and the bundle names every such page with the job's error."""
+    import asyncio
+
+    from archiver.models import RunRequest
+    from archiver.queue import steps
+    from archiver.services import Services
+
+    registry, _store, url = setup(tmp_path, site, postgres, pages=PAGES[:3])
+    monkeypatch.setenv("ARCHIVER_CATALOG_URL", url)
+    services = Services(registry)
+    run_id = steps.enqueue(services, RunRequest(), lambda run, key: None)["run_id"]
+    last = []
+
+    async def on_last(finished: str) -> None:
+        last.append(finished)
+
+    for key in ("short", "tall", "tall3", "tall3"):  # the last one twice: a retried job that gave up again
+        asyncio.run(steps.give_up_capture(services, run_id, key, "the disk went away", on_last))
+    assert last == [run_id, run_id]  # each call after the last capture queues it; the queueing lock keeps one
+    result = steps.assemble(services, run_id)
+    assert [(c.key, c.status) for c in result.captures] == [("short", "failed"), ("tall", "failed"),
+                                                            ("tall3", "failed")]
+    assert all(c.error == "the capture job failed: the disk went away" for c in result.captures)
+    assert steps.show(services.catalog, run_id)["status"] == "done"
+    assert steps.assemble(services, run_id) is None  # again: nothing to do, nothing doubled
+    assert len(services.catalog.list_bundles()) == 1

@@ -65,7 +65,7 @@ async def capture_task(context, registry: str, run_id: str, key: str) -> str:
 
     try:
         return await steps.capture(services, run_id, key, deps["browser"], on_last, deps["worker"])
-    except ArchiverError as exc:
+    except (ArchiverError, OSError) as exc:  # ours, or the disk's: anything else is a bug, and shows as one
         if context.job.attempts + 1 < CAPTURE_ATTEMPTS:
             raise
         # The last try: the capture fails as a page does, so the run still ends with a bundle naming it.
@@ -82,7 +82,7 @@ def assemble_task(context, registry: str, run_id: str) -> None:
     try:
         with locks.store_assembly(services.catalog.engine, store_key(services.register)):
             steps.assemble(services, run_id)
-    except ArchiverError as exc:
+    except (ArchiverError, OSError) as exc:
         if context.job.attempts + 1 >= ASSEMBLE_ATTEMPTS:
             steps.fail_run(services, run_id, str(exc))
         raise
