@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -140,6 +141,8 @@ def test_a_worker_killed_mid_capture_has_its_capture_made_by_another_and_the_run
     assert shown["status"] == "done" and shown["bundle_id"] == run_id, (shown, logs)
     by_key = {p["key"]: p for p in shown["pages"]}
     assert by_key[killed[0]["key"]]["attempts"] == 2 and by_key[killed[0]["key"]]["status"] == "ok"
+    # Every other capture was started once: no two workers took the same page of the run.
+    assert all(p["attempts"] == 1 for key, p in by_key.items() if key != killed[0]["key"]), by_key
     assert "queued again" in logs
     assert [p["key"] for p in manifest_of(store, run_id)["pages"]] == [i for i, _ in PAGES]  # every page once
     verified = cli(registry, url, "bundles", "verify", run_id)
@@ -224,3 +227,71 @@ def test_captures_whose_jobs_gave_up_still_end_the_run_with_a_bundle_naming_them
     assert steps.show(services.catalog, run_id)["status"] == "done"
     assert steps.assemble(services, run_id) is None  # again: nothing to do, nothing doubled
     assert len(services.catalog.list_bundles()) == 1
+
+
+def test_one_store_takes_one_assembly_at_a_time_across_processes(postgres):
+    """The assembly's PostgreSQL advisory lock (archiver/queue/locks.py): a second holder of the same store's
+    lock, on another connection as another worker would be, waits until the first lets go; another store's
+    does not wait."""
+    import threading
+
+    from archiver.queue.locks import store_assembly
+
+    catalog = Catalog(postgres.new_database())
+    events: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def first():
+        with store_assembly(catalog.engine, "/srv/gotene"):
+            events.append("first in")
+            holding.set()
+            release.wait(10)
+            events.append("first out")
+
+    def second():
+        with store_assembly(catalog.engine, "/srv/gotene"):
+            events.append("second in")
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert holding.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    with store_assembly(catalog.engine, "/srv/lidkoping"):  # another organisation's store: at once
+        events.append("other store")
+    two.join(0.5)
+    assert two.is_alive() and "second in" not in events  # still waiting for the first
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert events == ["first in", "other store", "first out", "second in"]
+
+
+HOLD = """import sys, time
+from archiver.catalog import Catalog
+from archiver.queue.locks import store_assembly
+with store_assembly(Catalog(sys.argv[1]).engine, "/srv/gotene"):
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_assembly_lock_of_a_killed_worker_is_let_go_by_the_server(postgres):
+    from sqlalchemy import text
+
+    from archiver.queue.locks import advisory_key
+
+    url = postgres.new_database()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    engine = Catalog(url).engine
+    with engine.connect() as conn:
+        taken = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key("/srv/gotene")}).scalar()
+        assert taken is False  # held by the other process
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        deadline = time.monotonic() + 10
+        while not taken and time.monotonic() < deadline:
+            time.sleep(0.1)
+            taken = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key("/srv/gotene")}).scalar()
+        assert taken is True
