@@ -295,3 +295,28 @@ def test_the_assembly_lock_of_a_killed_worker_is_let_go_by_the_server(postgres):
             time.sleep(0.1)
             taken = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key("/srv/gotene")}).scalar()
         assert taken is True
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("point", [
+    "archiver.bundle.pdf:build_pdf",  # building the bundle: only a hidden staging folder is left
+    "archiver.store.local:LocalStore.put:return",  # stored, not yet catalogued nor marked done
+])
+def test_a_worker_killed_while_it_assembles_leaves_one_bundle_made_by_another(site, tmp_path, postgres, point):
+    registry, store, url = setup(tmp_path, site, postgres, pages=PAGES[:2])
+    run_id = json.loads(cli(registry, url, "run", "--queue", "--json").stdout)["run_id"]
+    doomed = worker(registry, url, point=point, log=tmp_path / "a.log")
+    assert doomed.wait(timeout=120) == -signal.SIGKILL, (tmp_path / "a.log").read_text()
+    assert show(registry, url, run_id)["status"] == "running"  # every capture in, the bundle not done
+    other = worker(registry, url, log=tmp_path / "b.log")
+    try:
+        shown = wait_for(registry, url, run_id)
+    finally:
+        stop(other)
+    assert (shown["status"], shown["bundle_id"]) == ("done", run_id), (tmp_path / "b.log").read_text()
+    assert [p["attempts"] for p in shown["pages"]] == [1, 1]  # the captures were not made again
+    assert len(list(store.glob("[0-9]*/*/manifest.json"))) == 1
+    assert counts(url) == {"runs": 1, "run_pages": 2, "bundles": 1, "queued_runs": 1, "queued_pages": 2}
+    verified = cli(registry, url, "bundles", "verify", run_id)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert not (store / ".queue" / run_id).exists()
