@@ -109,7 +109,7 @@ def _enqueue(services, request) -> str:
 
     app = make_app(services.catalog_url)
     with app.open():
-        queued = steps.enqueue(services, request, defer_capture_sync(app, str(services.registry_path.resolve())))
+        queued = steps.enqueue(services, request, defer_capture_sync(app, services))
     log.info("scheduled run queued: run %s, %d capture(s) for the workers", queued["run_id"], len(queued["captures"]))
     return "queued"
 

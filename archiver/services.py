@@ -41,8 +41,16 @@ class RunOutcome:
 class Services:
     """Built lazily, so `pages check` works without a store and a bad register fails before any work."""
 
-    def __init__(self, registry: str | Path):
+    def __init__(self, registry: str | Path, workdir: str | Path | None = None):
         self.registry_path = Path(registry)
+        # What a relative `storage.local` is relative to: the working directory of the command, or, for a
+        # queued run's jobs, of the command that queued it (a worker may run anywhere).
+        self.workdir = Path(workdir) if workdir is not None else Path.cwd()
+
+    @property
+    def local_root(self) -> Path:
+        """The register's `storage.local` (the store, or S3's spool), as an absolute path."""
+        return (self.workdir / self.register.storage.local).resolve()
 
     @cached_property
     def register(self) -> Register:
@@ -53,7 +61,7 @@ class Services:
     @cached_property
     def store(self) -> LocalStore | S3Store:
         """The local store, or S3 with the local store as its spool when the register has storage.s3."""
-        local = LocalStore(Path(self.register.storage.local))
+        local = LocalStore(self.local_root)
         s3 = self.register.storage.s3
         if s3 is None:
             return local
@@ -76,7 +84,7 @@ class Services:
 
     def lock(self) -> AbstractContextManager[Path]:
         """The store's run lock: one run at a time; raises BusyError (exit 75) at once when taken."""
-        return store_lock(Path(self.register.storage.local))
+        return store_lock(self.local_root)
 
     def due(self) -> DueStatus:
         """Whether a scheduled run is due now (`run --if-due`, the web page's overview)."""

@@ -27,9 +27,11 @@ STALLED_AFTER_S = "4"  # the tests' bound on noticing a dead worker (the default
 
 
 def setup(tmp_path: Path, site: str, postgres, pages=PAGES, wacz: bool = False) -> tuple[Path, Path, str]:
+    """A register whose store is `store`, relative: to the folder `cli` runs in (tmp_path), which is not the
+    folder the workers run in (the root), as on a service whose workers are started by systemd."""
     registry, store = tmp_path / "pages.yaml", tmp_path / "store"
-    registry.write_text(register_yaml([{"id": i, "url": f"{site}{path}"} for i, path in pages], store, wacz=wacz),
-                        encoding="utf-8")
+    text = register_yaml([{"id": i, "url": f"{site}{path}"} for i, path in pages], store, wacz=wacz)
+    registry.write_text(text.replace(json.dumps(str(store)), '"store"'), encoding="utf-8")
     return registry, store, postgres.new_database()
 
 
@@ -39,13 +41,13 @@ def env(registry: Path, url: str) -> dict[str, str]:
 
 def cli(registry: Path, url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command(*args), capture_output=True, text=True, env=env(registry, url), timeout=300,
-                          check=False)
+                          check=False, cwd=registry.parent)
 
 
 def worker(registry: Path, url: str, *extra: str, point: str | None = None, log: Path | None = None):
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(command("worker", "--stalled-after", STALLED_AFTER_S, *extra, point=point),
-                            env=env(registry, url), stdout=subprocess.DEVNULL, stderr=out, text=True)
+                            env=env(registry, url), stdout=subprocess.DEVNULL, stderr=out, text=True, cwd="/")
 
 
 def show(registry: Path, url: str, run_id: str) -> dict:
@@ -99,7 +101,7 @@ def test_a_queued_run_is_captured_by_a_worker_into_one_bundle_pixel_for_pixel(si
     assert [(p["key"], p["status"]) for p in shown["pages"]] == [(i, "queued") for i, _ in PAGES]
 
     finished = subprocess.run(command("worker", "--until-empty", "--concurrency", "2"), env=env(registry, url),
-                              capture_output=True, text=True, timeout=300, check=False)
+                              capture_output=True, text=True, timeout=300, check=False, cwd="/")
     assert finished.returncode == 0, finished.stderr
     shown = show(registry, url, run_id)
     assert (shown["status"], shown["bundle_id"]) == ("done", run_id), shown
@@ -166,7 +168,8 @@ def test_the_queue_needs_postgresql_and_says_so(tmp_path, site):
 
 def test_the_scheduler_queues_its_runs_for_the_workers_on_postgresql(site, tmp_path, postgres):
     registry, store, url = setup(tmp_path, site, postgres)
-    sched = subprocess.Popen(command("scheduler", "--run-now"), env=env(registry, url), stdout=subprocess.DEVNULL,
+    sched = subprocess.Popen(command("scheduler", "--run-now"), env=env(registry, url), cwd=registry.parent,
+                             stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     deadline, log = time.monotonic() + 60, []
     while time.monotonic() < deadline and not any("scheduled run queued" in line for line in log):
@@ -210,7 +213,7 @@ def test_captures_whose_jobs_gave_up_still_end_the_run_with_a_bundle_naming_them
 
     registry, _store, url = setup(tmp_path, site, postgres, pages=PAGES[:3])
     monkeypatch.setenv("ARCHIVER_CATALOG_URL", url)
-    services = Services(registry)
+    services = Services(registry, workdir=tmp_path)
     run_id = steps.enqueue(services, RunRequest(), lambda run, key: None)["run_id"]
     last = []
 

@@ -136,7 +136,7 @@ def _enqueue(services: Services, request: RunRequest, as_json: bool, if_due: boo
                 click.echo(f"not due: {why}")
             return 0
     with app.open():
-        queued = steps.enqueue(services, request, defer_capture_sync(app, str(services.registry_path.resolve())))
+        queued = steps.enqueue(services, request, defer_capture_sync(app, services))
     if as_json:
         echo_json({"run_id": queued["run_id"]})
     else:

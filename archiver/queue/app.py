@@ -44,21 +44,21 @@ def make_app(catalog_url: str) -> procrastinate.App:
     return app
 
 
-def store_key(register) -> str:
+def store_key(services) -> str:
     """What one organisation's store is called in locks: its S3 bucket and prefix, else its folder."""
-    s3 = register.storage.s3
+    s3 = services.register.storage.s3
     if s3 is not None:
         return f"s3://{s3.bucket}/{s3.prefix or ''}"
-    return str(register.storage.local)
+    return str(services.local_root)
 
 
 @tasks.task(name="capture", pass_context=True, retry=procrastinate.RetryStrategy(
     max_attempts=CAPTURE_ATTEMPTS - 1, wait=RETRY_WAIT_S))
-async def capture_task(context, registry: str, run_id: str, key: str) -> str:
+async def capture_task(context, registry: str, run_id: str, key: str, workdir: str | None = None) -> str:
     from archiver.queue import steps
 
     deps = context.additional_context
-    services = deps["services"](registry)
+    services = deps["services"](registry, workdir)
 
     async def on_last(finished_run: str) -> None:
         await defer_assembly(context.app, services, finished_run)
@@ -75,12 +75,12 @@ async def capture_task(context, registry: str, run_id: str, key: str) -> str:
 
 @tasks.task(name="assemble", pass_context=True, retry=procrastinate.RetryStrategy(
     max_attempts=ASSEMBLE_ATTEMPTS - 1, wait=RETRY_WAIT_S))
-def assemble_task(context, registry: str, run_id: str) -> None:
+def assemble_task(context, registry: str, run_id: str, workdir: str | None = None) -> None:
     from archiver.queue import locks, steps
 
-    services = context.additional_context["services"](registry)
+    services = context.additional_context["services"](registry, workdir)
     try:
-        with locks.store_assembly(services.catalog.engine, store_key(services.register)):
+        with locks.store_assembly(services.catalog.engine, store_key(services)):
             steps.assemble(services, run_id)
     except (ArchiverError, OSError) as exc:
         if context.job.attempts + 1 >= ASSEMBLE_ATTEMPTS:
@@ -88,20 +88,22 @@ def assemble_task(context, registry: str, run_id: str) -> None:
         raise
 
 
-def defer_capture_sync(app: procrastinate.App, registry: str):
-    """A `defer_capture(run_id, key)` for steps.enqueue, on an opened app."""
+def defer_capture_sync(app: procrastinate.App, services):
+    """A `defer_capture(run_id, key)` for steps.enqueue, on an opened app: each job names the register and the
+    folder its relative paths are relative to."""
+    registry, workdir = str(services.registry_path.resolve()), str(services.workdir)
+
     def defer(run_id: str, key: str) -> None:
-        capture_task.configure(lock=f"capture:{run_id}:{key}",
-                               queueing_lock=f"capture:{run_id}:{key}").defer(registry=registry, run_id=run_id,
-                                                                              key=key)
+        capture_task.configure(lock=f"capture:{run_id}:{key}", queueing_lock=f"capture:{run_id}:{key}").defer(
+            registry=registry, run_id=run_id, key=key, workdir=workdir)
     return defer
 
 
 async def defer_assembly(app: procrastinate.App, services, run_id: str) -> None:
     try:
-        await assemble_task.configure(lock=f"assemble:{store_key(services.register)}",
+        await assemble_task.configure(lock=f"assemble:{store_key(services)}",
                                       queueing_lock=f"assemble:{run_id}").defer_async(
-            registry=str(services.registry_path.resolve()), run_id=run_id)
+            registry=str(services.registry_path.resolve()), run_id=run_id, workdir=str(services.workdir))
         log.info("run %s: every capture is in; its bundle is queued for assembly", run_id)
     except AlreadyEnqueued:
         log.info("run %s: its assembly is queued already", run_id)

@@ -14,7 +14,6 @@ import shutil
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 
 from archiver.catalog.queue import RunQueue
 from archiver.models import PageCapture, RunRequest, new_bundle_id, utcnow
@@ -77,7 +76,7 @@ async def capture(services, run_id: str, key: str, keeper, on_last: Callable[[st
 
     queue = RunQueue(services.catalog)
     before = queue.start_capture(run_id, key, worker or worker_name(), utcnow())
-    run_dir = parcel.work_dir(Path(services.register.storage.local), run_id)
+    run_dir = parcel.work_dir(services.local_root, run_id)
     sealed = parcel.load(run_dir, key)
     if sealed is None:
         register = services.register
@@ -114,7 +113,7 @@ def assemble(services, run_id: str):
     catalog, store, register = services.catalog, services.store, services.register
     queue = RunQueue(catalog)
     run = queue.run(run_id)
-    run_dir = parcel.work_dir(Path(register.storage.local), run_id)
+    run_dir = parcel.work_dir(services.local_root, run_id)
     if run["status"] in ("done", "failed"):
         log.info("run %s is %s already; nothing to assemble", run_id, run["status"])
         return None
@@ -147,7 +146,7 @@ async def give_up_capture(services, run_id: str, key: str, error: str,
                           on_last: Callable[[str], Awaitable[None]]) -> None:
     """A capture whose job failed its last try is recorded as a failed page with the job's error, so the run
     still ends with a bundle that names it (nothing waits for a capture that will never come)."""
-    run_dir = parcel.work_dir(Path(services.register.storage.local), run_id)
+    run_dir = parcel.work_dir(services.local_root, run_id)
     if parcel.load(run_dir, key) is None:
         failed = _failed(services.register, key, f"the capture job failed: {error}")
         parcel.seal(failed, parcel.new_partial(run_dir, key), run_dir)

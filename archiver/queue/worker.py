@@ -23,21 +23,22 @@ STALLED_AFTER_S = 60.0  # a worker silent this long is taken for dead (it beats 
 
 
 class ServicesByRegister:
-    """The worker's `Services`, one per register a job names: the register is read, and its store and
-    catalog opened, once, and again when the register's file has changed since (a page added)."""
+    """The worker's `Services`, one per register a job names (with the folder its relative paths are
+    relative to): the register is read, and its store and catalog opened, once, and again when the
+    register's file has changed since (a page added)."""
 
     def __init__(self):
-        self._known: dict[Path, tuple[int, object]] = {}
+        self._known: dict[tuple[Path, str | None], tuple[int, object]] = {}
 
-    def __call__(self, registry: str):
+    def __call__(self, registry: str, workdir: str | None = None):
         from archiver.services import Services
 
         path = Path(registry).resolve()
         changed = path.stat().st_mtime_ns if path.exists() else 0
-        known = self._known.get(path)
+        known = self._known.get((path, workdir))
         if known is None or known[0] != changed:
-            self._known[path] = (changed, Services(path))
-        return self._known[path][1]
+            self._known[(path, workdir)] = (changed, Services(path, workdir))
+        return self._known[(path, workdir)][1]
 
 
 async def serve(catalog_url: str, concurrency: int, browser_choice, stalled_after_s: float = STALLED_AFTER_S,
