@@ -206,6 +206,11 @@ def test_systemd_units_and_crontab(tmp_path):
     assert sched["Service"]["ExecStart"].split()[-1] == "scheduler"
     assert sched["Service"]["KillSignal"] == "SIGTERM" and int(sched["Service"]["TimeoutStopSec"]) > 0
     assert run_service["Service"]["WorkingDirectory"] == sched["Service"]["WorkingDirectory"]
+    worker = _unit("archiver-worker.service")
+    assert worker["Service"]["ExecStart"].split()[0].endswith("/archiver")
+    assert worker["Service"]["ExecStart"].split()[1:3] == ["worker", "--concurrency"]
+    assert worker["Service"]["KillSignal"] == "SIGTERM" and int(worker["Service"]["TimeoutStopSec"]) > 90
+    assert worker["Service"]["EnvironmentFile"]  # ARCHIVER_CATALOG_URL, with the database's password
 
     lines = [line for line in (SCHEDULES / "crontab").read_text().splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
@@ -218,13 +223,18 @@ def test_systemd_units_and_crontab(tmp_path):
 
     if shutil.which("systemd-analyze"):  # the real check where systemd is installed
         install = Path(__file__).resolve().parent.parent
-        for name in ("archiver-run.service", "archiver-run.timer", "archiver-scheduler.service"):
-            text = (SCHEDULES / name).read_text().replace("/opt/archiver", str(install))
+        env_file = tmp_path / "catalog.env"
+        env_file.write_text("ARCHIVER_CATALOG_URL=postgresql://archiver@127.0.0.1/catalog\n")
+        for name in ("archiver-run.service", "archiver-run.timer", "archiver-scheduler.service",
+                     "archiver-worker.service"):
+            text = (SCHEDULES / name).read_text().replace("/opt/archiver", str(install)).replace(
+                "/etc/archiver/catalog.env", str(env_file))
             (tmp_path / name).write_text(text)
         units = sorted(str(p) for p in tmp_path.glob("archiver-*"))
         verify = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True,
                                 timeout=60, check=False)
         assert verify.returncode == 0, verify.stderr
+        assert "ignoring" not in verify.stderr, verify.stderr  # a line systemd cannot parse exits 0 all the same
 
 
 def test_scheduler_fire_while_a_run_holds_the_lock_is_retried_later(tmp_path):
