@@ -291,6 +291,36 @@ def test_a_browser_that_dies_under_every_capture_ends_them_after_three_restarts_
     assert len(notes) == 3 and all("the browser stopped during this capture" in n for n in notes)
 
 
+def test_a_workers_browser_given_up_on_by_one_job_is_started_again_for_the_next():
+    """A worker's keeper lives for many runs: `fresh_budget` (at each capture job) gives the next job the
+    run's bound again, instead of failing every later capture on the dead browser."""
+    launched = []
+
+    async def launch():
+        launched.append(_FakeBrowser())
+        return launched[-1]
+
+    async def dies(browser):
+        browser.connected = False
+        return PageCapture(page_id="p", platform="generic", requested_url="https://example.se/", failure="error",
+                           error="Target page, context or browser has been closed")
+
+    async def works(browser):  # a page that captures fine, on a live browser
+        return PageCapture(page_id="q", platform="generic", requested_url="https://example.se/",
+                           status="ok" if browser.is_connected() else "failed")
+
+    async def scenario():
+        keeper = BrowserKeeper(launch, max_restarts=1)
+        await keeper.get()
+        given_up = await capture_on_live_browser(keeper, dies, [])
+        keeper.fresh_budget()  # the next job
+        return given_up, await capture_on_live_browser(keeper, works, []), keeper
+
+    given_up, next_job, keeper = asyncio.run(scenario())
+    assert given_up.failure == "browser" and next_job.ok and keeper.exhausted is None
+    assert len(launched) == 3 and launched[-1].connected  # started, restarted once, then again for the next job
+
+
 # -- the store's disk full ---------------------------------------------------------------------------------
 
 SYNTHETIC = "import sys; from synthetic import store_bundle; from archiver.services import Services; " \

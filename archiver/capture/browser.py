@@ -183,6 +183,11 @@ class BrowserKeeper:
         keeper._browser = browser
         return keeper
 
+    def fresh_budget(self) -> None:
+        """A new allowance of restarts: a worker's browser outlives every run, so each capture job gets the
+        bound a run has, and a browser given up on by one job is started again for the next."""
+        self.restarts, self.exhausted = 0, None
+
     @property
     def version(self) -> str:
         return self._browser.version if self._browser is not None else ""

@@ -89,6 +89,7 @@ async def capture(services, run_id: str, key: str, keeper, on_last: Callable[[st
             settings = replace(CaptureSettings.from_register(register.capture, sessions_dir(),
                                                              record=register.bundle.wacz),
                                concurrency=1, tile_spool=str(partial), run_id=run_id)
+            keeper.fresh_budget()  # the run's bound on browser restarts, for this job (not the worker's life)
             [sealed] = await capture_pages(keeper, [page], settings, only_keys=[key])
             target = parcel.seal(sealed, partial, run_dir)
         log.info("run %s: %s %s (attempt %d), kept in %s", run_id, key, sealed.status, before["attempts"] + 1,
