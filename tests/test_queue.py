@@ -323,3 +323,18 @@ def test_a_worker_killed_while_it_assembles_leaves_one_bundle_made_by_another(si
     verified = cli(registry, url, "bundles", "verify", run_id)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert not (store / ".queue" / run_id).exists()
+
+
+@pytest.mark.browser
+def test_a_run_whose_register_is_gone_before_its_captures_fails_saying_so(site, tmp_path, postgres):
+    from archiver.queue import steps
+
+    registry, store, url = setup(tmp_path, site, postgres, pages=PAGES[:2])
+    run_id = json.loads(cli(registry, url, "run", "--queue", "--json").stdout)["run_id"]
+    registry.rename(tmp_path / "moved.yaml")  # the register is moved away before any worker runs
+    worked = subprocess.run(command("worker", "--until-empty"), env=env(registry, url), capture_output=True,
+                            text=True, timeout=300, check=False, cwd="/")
+    assert worked.returncode == 0, worked.stderr
+    shown = steps.show(Catalog(url), run_id)
+    assert shown["status"] == "failed" and str(registry) in shown["error"], shown
+    assert "its register cannot be read" in shown["error"] and not store.exists()

@@ -59,6 +59,8 @@ async def capture_task(context, registry: str, run_id: str, key: str, workdir: s
 
     deps = context.additional_context
     services = deps["services"](registry, workdir)
+    if not steps.register_readable(services, deps["catalog_url"], run_id):
+        return "failed"
 
     async def on_last(finished_run: str) -> None:
         await defer_assembly(context.app, services, finished_run)
@@ -78,7 +80,10 @@ async def capture_task(context, registry: str, run_id: str, key: str, workdir: s
 def assemble_task(context, registry: str, run_id: str, workdir: str | None = None) -> None:
     from archiver.queue import locks, steps
 
-    services = context.additional_context["services"](registry, workdir)
+    deps = context.additional_context
+    services = deps["services"](registry, workdir)
+    if not steps.register_readable(services, deps["catalog_url"], run_id):
+        return
     try:
         with locks.store_assembly(services.catalog.engine, store_key(services)):
             steps.assemble(services, run_id)

@@ -156,6 +156,22 @@ async def give_up_capture(services, run_id: str, key: str, error: str,
         await on_last(run_id)
 
 
+def register_readable(services, catalog_url: str, run_id: str) -> bool:
+    """Whether the run's register can still be read. One removed or broken since the run was queued names
+    no store to capture into: the run is failed with the register's error (through the catalog without an
+    organisation, which the register would have named), so it does not wait for ever."""
+    from archiver.catalog import Catalog
+    from archiver.errors import RegisterError
+
+    try:
+        services.register  # noqa: B018
+    except RegisterError as exc:
+        log.error("run %s failed: its register cannot be read: %s", run_id, exc)
+        RunQueue(Catalog(catalog_url)).finish_run(run_id, "failed", utcnow(), f"its register cannot be read: {exc}")
+        return False
+    return True
+
+
 def fail_run(services, run_id: str, error: str) -> None:
     """The run's bundle could not be made on its last try: the run is failed, its captures kept."""
     log.error("run %s failed: %s", run_id, error)

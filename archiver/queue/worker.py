@@ -53,7 +53,7 @@ async def serve(catalog_url: str, concurrency: int, browser_choice, stalled_afte
     name = worker_name()
     async with app.open_async(), keep_browser(browser_choice) as keeper:
         await keeper.get()  # one browser, started before the first job asks for it
-        context = {"services": ServicesByRegister(), "browser": keeper, "worker": name}
+        context = {"services": ServicesByRegister(), "browser": keeper, "worker": name, "catalog_url": catalog_url}
         reaper = asyncio.create_task(retry_stalled(app, stalled_after_s), name="retry stalled jobs")
         log.info("worker %s: %d job(s) at once; jobs of a worker silent for %g s are run again", name,
                  concurrency, stalled_after_s)
