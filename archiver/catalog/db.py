@@ -8,12 +8,22 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import exists, insert, select, true, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from archiver.catalog.engine import make_engine, translated, writing
 from archiver.catalog.migrate import upgrade
-from archiver.catalog.tables import audit, bundles, posts, queued_runs, registrations, run_pages, runs, users
+from archiver.catalog.tables import (
+    audit,
+    bundles,
+    owned_by,
+    posts,
+    queued_runs,
+    registrations,
+    run_pages,
+    runs,
+    users,
+)
 from archiver.errors import BadInputError, CatalogError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -43,7 +53,7 @@ class Catalog:
 
     def _mine(self, table):
         """The clause that keeps `table`'s rows to this organisation's."""
-        return table.c.org == self.org if self.org is not None else true()
+        return owned_by(table, self.org)
 
     def _claim_unowned(self) -> None:
         """Rows written before organisations were recorded (migration 0004) are this organisation's: such a

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, true, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from archiver.catalog.engine import insert_missing
-from archiver.catalog.tables import queued_pages, queued_runs
+from archiver.catalog.tables import owned_by, queued_pages, queued_runs
 from archiver.errors import NotFoundError
 
 RUN_STATES = ("queued", "running", "done", "failed")
@@ -37,8 +37,8 @@ class RunQueue:
 
     def run(self, run_id: str) -> dict:
         with self.engine.connect() as conn:
-            mine = queued_runs.c.org == self.org if self.org is not None else true()
-            row = conn.execute(select(queued_runs).where(queued_runs.c.id == run_id, mine)).first()
+            row = conn.execute(select(queued_runs).where(queued_runs.c.id == run_id,
+                                                         owned_by(queued_runs, self.org))).first()
             if row is None:
                 raise NotFoundError(f"no queued run {run_id!r} in the catalog")
             pages = conn.execute(select(queued_pages).where(queued_pages.c.run_id == run_id)
@@ -48,10 +48,9 @@ class RunQueue:
     def unfinished(self, kind: str) -> list[str]:
         """This organisation's queued runs of `kind` not yet done or failed: a scheduled one still counts
         as made when `run --if-due --queue` asks again the next day."""
-        mine = queued_runs.c.org == self.org if self.org is not None else true()
         with self.engine.connect() as conn:
             return list(conn.scalars(select(queued_runs.c.id).where(
-                mine, queued_runs.c.kind == kind, queued_runs.c.status.in_(("queued", "running")))))
+                owned_by(queued_runs, self.org), queued_runs.c.kind == kind, queued_runs.c.status.in_(("queued", "running")))))
 
     def start_capture(self, run_id: str, key: str, worker: str, at: datetime) -> dict:
         """Mark a capture started by `worker` (one more attempt) and the run running; the capture's row as

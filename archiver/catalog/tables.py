@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, true
 from sqlalchemy.types import TypeDecorator
 
 
@@ -30,6 +30,11 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def owned_by(table: Table, org: str | None):
+    """The clause that keeps `table`'s rows to organisation `org`'s; every row when `org` is None."""
+    return table.c.org == org if org is not None else true()
 
 
 metadata = MetaData()

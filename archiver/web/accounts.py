@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, true, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from archiver.catalog.tables import users, web_sessions
+from archiver.catalog.tables import owned_by, users, web_sessions
 from archiver.errors import BadInputError, NotFoundError
 
 ROLES = ("communicator", "registrar", "admin")
@@ -77,7 +77,7 @@ def _scope(where) -> tuple[Engine, object, str | None]:
 
     Names are unique in the whole catalog: a person is one account, in one organisation."""
     org = getattr(where, "org", None)
-    return getattr(where, "engine", where), (users.c.org == org if org is not None else true()), org
+    return getattr(where, "engine", where), owned_by(users, org), org
 
 
 def _user(row) -> User:
