@@ -30,13 +30,14 @@ def capture_jobs(pages: Sequence, last_seconds: dict[str, float] | None = None,
             jobs.append((page, "mobile"))
     if only_keys:
         wanted = set(only_keys)
-        jobs = [job for job in jobs if _key(*job) in wanted]
+        jobs = [job for job in jobs if capture_key(*job) in wanted]
     if last_seconds:
-        jobs.sort(key=lambda job: -last_seconds.get(_key(*job), float("inf")))
+        jobs.sort(key=lambda job: -last_seconds.get(capture_key(*job), float("inf")))
     return jobs
 
 
-def _key(page, variant: str) -> str:
+def capture_key(page, variant: str) -> str:
+    """A capture's key within a run, as `PageCapture.key` has it: "id", or "id.mobile"."""
     return page.id if variant == "desktop" else f"{page.id}.{variant}"
 
 

@@ -29,12 +29,11 @@ def worker_name() -> str:
 def enqueue(services, request: RunRequest, defer_capture: Callable[[str, str], None]) -> dict:
     """A run's row and one capture job per page (and phone variant), in register order; the run's id,
     which is also its bundle's. Pages are checked against the register first (NotFoundError, exit 2)."""
-    from archiver.capture.batch import capture_jobs
+    from archiver.capture.batch import capture_jobs, capture_key
 
     register = services.register
     pages = register.select(list(request.page_ids))
-    keys = [page.id if variant == "desktop" else f"{page.id}.{variant}"
-            for page, variant in capture_jobs(pages, only_keys=request.capture_keys)]
+    keys = [capture_key(page, variant) for page, variant in capture_jobs(pages, only_keys=request.capture_keys)]
     now = utcnow()
     run_id = new_bundle_id(now)
     queue = RunQueue(services.catalog)
