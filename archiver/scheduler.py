@@ -104,12 +104,9 @@ def _run_in_process(services, request):
 
 
 def _enqueue(services, request) -> str:
-    from archiver.queue import steps
-    from archiver.queue.app import defer_capture_sync, make_app
+    from archiver.queue.app import enqueue_run
 
-    app = make_app(services.catalog_url)
-    with app.open():
-        queued = steps.enqueue(services, request, defer_capture_sync(app, services))
+    queued = enqueue_run(services, request)
     log.info("scheduled run queued: run %s, %d capture(s) for the workers", queued["run_id"], len(queued["captures"]))
     return "queued"
 

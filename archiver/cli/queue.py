@@ -9,18 +9,14 @@ import os
 import click
 
 from archiver.cli.common import Services, echo_json, pass_services
-from archiver.errors import ConfigurationError
 
 
-def queue_catalog_url(services: Services) -> str:
-    url = os.environ.get("ARCHIVER_CATALOG_URL")
-    if not url:
-        raise ConfigurationError("the job queue needs a PostgreSQL catalog: set ARCHIVER_CATALOG_URL="
-                                 "postgresql://USER:PASSWORD@HOST/DATABASE (without it, `archiver run` captures "
-                                 "in one process, as before)")
+def queue_catalog_url() -> str:
+    """ARCHIVER_CATALOG_URL, which the queue needs to name a PostgreSQL catalog (else exit 2, saying so)."""
     from archiver.queue.app import libpq_url
 
-    libpq_url(url)  # a SQLite URL is refused with the same message
+    url = os.environ.get("ARCHIVER_CATALOG_URL")
+    libpq_url(url)
     return url
 
 
@@ -36,7 +32,7 @@ def worker(services: Services, concurrency: int, stalled_after_s: float, until_e
     from archiver.capture import find_browser
     from archiver.queue.worker import serve
 
-    url = queue_catalog_url(services)
+    url = queue_catalog_url()
     asyncio.run(serve(url, concurrency, find_browser(), stalled_after_s, wait=not until_empty))
 
 
@@ -53,7 +49,7 @@ def show(services: Services, run_id: str, as_json: bool) -> None:
     """A queued run's state (queued, running, done, failed), its bundle and each capture's state."""
     from archiver.queue import steps
 
-    queue_catalog_url(services)
+    queue_catalog_url()
     shown = steps.show(services.catalog, run_id.strip())
     if as_json:
         echo_json(shown)

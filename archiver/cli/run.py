@@ -108,35 +108,33 @@ def _run_locked(services: Services, if_due: bool, page_ids: tuple[str, ...], rea
         services.sync()  # a run a crash left stored but uncatalogued counts before deciding (the run syncs too)
         status = services.due()
         if not status.due:
-            if as_json:
-                echo_json({"due": False, "next_due": iso(status.next_due)})
-            else:
-                click.echo(f"not due: {status.why}")
-            return 0
+            return _not_due(status, as_json)
         log.info("run is due: %s", status.why)
     return _report(services, RunRequest(reason=reason, requested_by=by, page_ids=page_ids), as_json, profile_to)
+
+
+def _not_due(status, as_json: bool, queued: str | None = None) -> int:
+    """`run --if-due` when no run is due (or, queued, one is on the queue and not done yet)."""
+    if as_json:
+        echo_json({"due": False, "next_due": iso(status.next_due), **({"queued": queued} if queued else {})})
+    else:
+        click.echo(f"not due: {f'run {queued} is queued and not done yet' if queued else status.why}")
+    return 0
 
 
 def _enqueue(services: Services, request: RunRequest, as_json: bool, if_due: bool = False) -> int:
     from archiver.catalog.queue import RunQueue
     from archiver.cli.queue import queue_catalog_url
-    from archiver.queue import steps
-    from archiver.queue.app import defer_capture_sync, make_app
+    from archiver.queue.app import enqueue_run
 
     services.register.select(list(request.page_ids))  # unknown ids: exit 2 before anything is queued
-    app = make_app(queue_catalog_url(services))
+    queue_catalog_url()
     if if_due:
         waiting = RunQueue(services.catalog).unfinished("scheduled")
         status = services.due()
         if waiting or not status.due:
-            why = f"run {waiting[0]} is queued and not done yet" if waiting else status.why
-            if as_json:
-                echo_json({"due": False, "next_due": iso(status.next_due), **({"queued": waiting[0]} if waiting else {})})
-            else:
-                click.echo(f"not due: {why}")
-            return 0
-    with app.open():
-        queued = steps.enqueue(services, request, defer_capture_sync(app, services))
+            return _not_due(status, as_json, waiting[0] if waiting else None)
+    queued = enqueue_run(services, request)
     if as_json:
         echo_json({"run_id": queued["run_id"]})
     else:

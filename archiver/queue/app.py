@@ -28,13 +28,13 @@ RETRY_WAIT_S = 5
 tasks = procrastinate.Blueprint()
 
 
-def libpq_url(catalog_url: str) -> str:
-    """The catalog's SQLAlchemy URL as libpq takes it; a SQLite catalog has no queue (exit 2)."""
-    url = make_url(catalog_url)
-    if url.get_backend_name() != "postgresql":
+def libpq_url(catalog_url: str | None) -> str:
+    """The catalog's SQLAlchemy URL as libpq takes it; no URL, or a SQLite catalog, has no queue (exit 2)."""
+    url = make_url(catalog_url) if catalog_url else None
+    if url is None or url.get_backend_name() != "postgresql":
         raise ConfigurationError("the job queue needs a PostgreSQL catalog: set ARCHIVER_CATALOG_URL="
-                                 "postgresql://USER:PASSWORD@HOST/DATABASE (a SQLite catalog runs in one process: "
-                                 "`archiver run` without --queue)")
+                                 "postgresql://USER:PASSWORD@HOST/DATABASE (without it, `archiver run` captures "
+                                 "in one process, as before)")
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -93,22 +93,31 @@ def assemble_task(context, registry: str, run_id: str, workdir: str | None = Non
         raise
 
 
-def defer_capture_sync(app: procrastinate.App, services):
-    """A `defer_capture(run_id, key)` for steps.enqueue, on an opened app: each job names the register and the
-    folder its relative paths are relative to."""
-    registry, workdir = str(services.registry_path.resolve()), str(services.workdir)
+def _whose(services) -> dict[str, str]:
+    """What every job names: the register, and the folder its relative paths are relative to."""
+    return {"registry": str(services.registry_path.resolve()), "workdir": str(services.workdir)}
+
+
+def enqueue_run(services, request) -> dict:
+    """Queue a run of the register (`run --queue`, the scheduler): its rows and one capture job a page."""
+    from archiver.queue import steps
+
+    app = make_app(services.catalog_url)
+    whose = _whose(services)
 
     def defer(run_id: str, key: str) -> None:
         capture_task.configure(lock=f"capture:{run_id}:{key}", queueing_lock=f"capture:{run_id}:{key}").defer(
-            registry=registry, run_id=run_id, key=key, workdir=workdir)
-    return defer
+            run_id=run_id, key=key, **whose)
+
+    with app.open():
+        return steps.enqueue(services, request, defer)
 
 
 async def defer_assembly(app: procrastinate.App, services, run_id: str) -> None:
     try:
         await assemble_task.configure(lock=f"assemble:{store_key(services)}",
                                       queueing_lock=f"assemble:{run_id}").defer_async(
-            registry=str(services.registry_path.resolve()), run_id=run_id, workdir=str(services.workdir))
+            run_id=run_id, **_whose(services))
         log.info("run %s: every capture is in; its bundle is queued for assembly", run_id)
     except AlreadyEnqueued:
         log.info("run %s: its assembly is queued already", run_id)
