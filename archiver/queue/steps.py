@@ -147,10 +147,11 @@ async def give_up_capture(services, run_id: str, key: str, error: str,
     """A capture whose job failed its last try is recorded as a failed page with the job's error, so the run
     still ends with a bundle that names it (nothing waits for a capture that will never come)."""
     run_dir = parcel.work_dir(services.local_root, run_id)
-    if parcel.load(run_dir, key) is None:
+    loaded = parcel.load(run_dir, key)
+    if loaded is None:
         failed = _failed(services.register, key, f"the capture job failed: {error}")
         parcel.seal(failed, parcel.new_partial(run_dir, key), run_dir)
-    loaded = parcel.load(run_dir, key)
+        loaded = parcel.load(run_dir, key)  # the first sealed wins: another try may have sealed it meanwhile
     if RunQueue(services.catalog).finish_capture(run_id, key, loaded.status, loaded.error, utcnow()) == 0:
         await on_last(run_id)
 
