@@ -98,8 +98,9 @@ def finish_registrations(store, catalog, bundle_id: str | None = None) -> list[R
             _remove_temps(store, target)
             stored = _stored_manifest_sha(store, target)
         if stored is not None and stored == detail.get("manifest_sha256"):
-            catalog.add_registration(target, dnr, by, datetime.fromisoformat(detail["at"]), stored,
-                                     {"repaired": REPAIRED})
+            entry = detail.get("entry") or {"dnr": dnr, "registered_by": by}  # older versions announced the dnr only
+            catalog.add_registration(target, entry, datetime.fromisoformat(detail["at"]), stored,
+                                     {"repaired": REPAIRED}, case=detail.get("case"))
             repair = Repair(target, "register", "completed",
                             f"registered as {dnr} by {by}: the manifest already said so, the catalog now does too")
         elif row is None or stored == row["manifest_sha256"]:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from archiver.errors import BadInputError, VerificationError
 from archiver.lock import edit_lock, store_lock
 from archiver.models import POST_CLASSES, PostRequest, RunRequest, iso, utcnow
+from archiver.registration import RegistrationRequest
 from archiver.schedule import DueStatus, due_status
 from archiver.store.local import LocalStore, check_bundle_id
 
@@ -133,7 +134,7 @@ class Services:
                            {"class": request.post_class, "url": request.url, "page": page.id,
                             "status": result.captures[0].status})
         if request.dnr and not result.failed:
-            self.register_bundle(result.bundle_id, request.dnr, request.requested_by)
+            self.register_bundle(result.bundle_id, RegistrationRequest(request.requested_by, request.dnr))
         return RunOutcome(result, notify_run(register, request, result))
 
     def sync(self) -> dict:
@@ -143,30 +144,26 @@ class Services:
 
         return pipeline.sync(self.store, self.catalog)
 
-    def register_bundle(self, bundle_id: str, dnr: str, by: str) -> dict:
-        """Record a diarienummer in the manifest and the catalog (with who and when, in the audit trail).
+    def register_bundle(self, bundle_id: str, request: RegistrationRequest) -> dict:
+        """Record a registration, a document in a case (archiver/registration.py), in the manifest and the
+        catalog (with who and when, in the audit trail).
 
         In an order a crash at any point can be repaired from (archiver/recovery.py): the trail announces it
         with the SHA-256 the new manifest will have; the manifest is replaced atomically (the commit point;
-        the PDF is never rewritten); one catalog transaction adds the registration and that hash. A
-        diarienummer the bundle already has changes nothing, so the same command again after a crash is safe.
+        the PDF is never rewritten); one catalog transaction adds the registration, the case it opens and
+        that hash. A case the bundle is already a document of changes nothing, so the same command again
+        after a crash is safe.
         """
-        from archiver import recovery
+        from archiver import recovery, registration
         from archiver.bundle import manifest as manifest_io
 
         check_bundle_id(bundle_id)
-        dnr, by = dnr.strip(), by.strip()
-        if not dnr or not by:
+        if not request.by.strip() or (request.dnr is not None and not request.dnr.strip()):
             raise BadInputError("the diarienummer and who registers it must not be empty")
-        catalog, store = self.catalog, self.store
+        catalog, store, settings = self.catalog, self.store, self.register.registration
         with edit_lock(store.root):
             recovery.finish_interrupted(store, catalog, bundle_id)
             row = catalog.get_bundle(bundle_id)
-            for earlier in row["registrations"]:
-                if earlier["dnr"] == dnr:
-                    log.info("bundle %s was already registered as %s", bundle_id, dnr)
-                    return {key: earlier[key] for key in ("dnr", "registered_by", "registered_at")} | {
-                        "already": True}
             manifest_path = store.path(bundle_id, manifest_io.MANIFEST_NAME)
             current = manifest_io.sha256_file(manifest_path)
             if current != row["manifest_sha256"]:
@@ -175,17 +172,29 @@ class Services:
                     f"catalog recorded (SHA-256 {current}, catalog {row['manifest_sha256']}); "
                     f"`archiver bundles verify {bundle_id}` says more")
             manifest = manifest_io.load(manifest_path)
+            plan = registration.plan(
+                replace(request, by=request.by.strip()), manifest, collective=settings.collective_case,
+                default_title=settings.case_title, default_classification=settings.classification,
+                case_for=catalog.case, collective_case_for=catalog.collective_case,
+                documents_of=lambda dnr: {n: b for n, b in catalog.case_documents(dnr).items() if b != bundle_id})
+            for earlier in row["registrations"]:
+                if earlier["dnr"] == plan.entry["dnr"]:
+                    log.info("bundle %s was already registered as %s", bundle_id, earlier["dnr"])
+                    return {key: earlier[key] for key in ("dnr", "registered_by", "registered_at",
+                                                          *registration.CASE_FIELDS)} | {"already": True}
             at = utcnow()
-            manifest.setdefault("registrations", []).append(
-                {"dnr": dnr, "registered_by": by, "registered_at": iso(at)})
+            entry = plan.entry | {"registered_at": iso(at)}
+            manifest.setdefault("registrations", []).append(entry)
             data = manifest_io.dump(manifest)
             new_sha = hashlib.sha256(data).hexdigest()
-            catalog.audit(by, recovery.REGISTERING, bundle_id,
-                          {"dnr": dnr, "at": at.isoformat(), "manifest_sha256": new_sha})
+            catalog.audit(request.by, recovery.REGISTERING, bundle_id,
+                          {"dnr": entry["dnr"], "at": at.isoformat(), "manifest_sha256": new_sha, "entry": entry,
+                           "case": plan.new_case})
             store.replace_manifest(bundle_id, data)
-            entry = catalog.add_registration(bundle_id, dnr, by, at, new_sha)
-        log.info("bundle %s registered as %s by %s", bundle_id, dnr, by)
-        return entry
+            stored = catalog.add_registration(bundle_id, entry, at, new_sha, case=plan.new_case)
+        log.info("bundle %s registered as document %s of %s by %s%s", bundle_id, entry["document_no"], entry["dnr"],
+                 entry["registered_by"], "".join(f"; {note}" for note in plan.notes))
+        return stored | {"opened_case": plan.new_case is not None}
 
     def verify(self, bundle_id: str):
         """Verify a stored bundle against its manifest and the catalog (an S3 bundle is fetched first)."""

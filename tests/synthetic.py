@@ -27,11 +27,12 @@ def capture(page_id: str, url: str, colour: tuple[int, int, int], post: dict | N
                        viewport={"width": 320, "height": 200}, post=post)
 
 
-def store_bundle(services: Services, post_class: str | None, n: int) -> str:
-    """A post bundle of `post_class` (or a page bundle when None) through the pipeline's real last steps."""
+def store_bundle(services: Services, post_class: str | None, n: int, started=None) -> str:
+    """A post bundle of `post_class` (or a page bundle when None) through the pipeline's real last steps;
+    `started`: when its run began (default now, plus `n` seconds so ids are distinct and ordered)."""
     url = f"http://127.0.0.1:8123/kommun/{'post' if post_class else 'page'}-{n}"
     post = {"url": url, "permalink": url, "author": "Götene kommun", "shown_time": "2 tim"} if post_class else None
-    started = utcnow() + timedelta(seconds=n)  # distinct, ordered ids
+    started = (started or utcnow()) + timedelta(seconds=n)  # distinct, ordered ids
     bundle_id = new_bundle_id(started)
     request = (PostRequest(url, post_class, "test", "Anna") if post_class
                else RunRequest(reason="scheduled", requested_by="scheduler"))

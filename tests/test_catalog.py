@@ -55,7 +55,8 @@ def test_a_bundle_is_recorded_listed_registered_and_culled(catalog_url):
     assert (row["status"], row["kind"], row["pdf_pages"]) == ("partial", "scheduled", 3)
     assert [(p["page_id"], p["status"]) for p in row["pages"]] == [("p0", "ok"), ("p1", "failed")]
 
-    registered = catalog.add_registration("b1", "KS 2026/123", "Registrator Rut", T0 + timedelta(days=1), "12" * 32)
+    registered = catalog.add_registration("b1", {"dnr": "KS 2026/123", "registered_by": "Registrator Rut"},
+                                          T0 + timedelta(days=1), "12" * 32)
     assert registered["dnr"] == "KS 2026/123"
     row = catalog.get_bundle("b1")
     assert row["manifest_sha256"] == "12" * 32 and [r["dnr"] for r in row["registrations"]] == ["KS 2026/123"]
@@ -118,7 +119,7 @@ def test_a_duplicate_insert_rolls_back_whole_and_the_catalog_goes_on(catalog_url
             except IntegrityError:
                 conn.execute(select(1))
     # The same engine is still usable: a registration and an account go in.
-    catalog.add_registration("b1", "KS 1", "Rut", T0, "12" * 32)
+    catalog.add_registration("b1", {"dnr": "KS 1", "registered_by": "Rut"}, T0, "12" * 32)
     accounts.add_user(catalog.engine, "rut", "registrar", "ett långt lösenord")
     with pytest.raises(Exception, match="already a user named 'rut'"):
         accounts.add_user(catalog.engine, "rut", "admin", "ett annat långt lösenord")

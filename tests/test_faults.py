@@ -29,6 +29,7 @@ from archiver.capture.browser import BrowserKeeper
 from archiver.demo.server import send_html, serve_directory
 from archiver.errors import NotFoundError
 from archiver.models import PageCapture, utcnow
+from archiver.registration import RegistrationRequest
 from archiver.services import Services
 from archiver.store.local import BUNDLE_ID, LocalStore
 
@@ -158,7 +159,7 @@ def test_sigkill_while_registering_is_completed_or_abandoned_from_what_the_manif
         assert after.returncode == 0, after.stderr
         assert [(r["bundle_id"], r["outcome"]) for r in json.loads(after.stdout)["repaired"]] == [
             (target, "completed")]
-        again = Services(registry).register_bundle(target, "KS 2026/7", "Rita")  # the same again: no change
+        again = Services(registry).register_bundle(target, RegistrationRequest("Rita", "KS 2026/7"))  # the same again: no change
         assert again["already"] is True
         trail = ["bundle.registering", "bundle.registered"]
 

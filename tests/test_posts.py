@@ -19,6 +19,7 @@ from archiver.errors import BadInputError
 from archiver.models import utcnow
 from archiver.register import load_register
 from archiver.register.rules import page_for_post, register_warnings
+from archiver.registration import RegistrationRequest
 from archiver.services import Services
 
 SOCIAL_REGISTER = """\
@@ -231,7 +232,7 @@ def test_a_bundle_that_became_registered_after_planning_is_not_deleted(mixed_cat
     services.catalog.mark_post(ids["action_done"], "done", "Kim", utcnow())
     planned = retention.plan(services.catalog, services.store)
     assert [d.bundle_id for d in planned if d.cull] == [ids["action_done"]]
-    services.register_bundle(ids["action_done"], "KS 2026/9", "Rita")  # between listing and applying
+    services.register_bundle(ids["action_done"], RegistrationRequest("Rita", "KS 2026/9"))  # between listing and applying
     outcomes = retention.apply(services.catalog, services.store, "Kim", utcnow())
     assert outcomes == [] and _stored(services, ids["action_done"])
 

@@ -11,11 +11,13 @@ from pathlib import Path
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from archiver.catalog.cases import CaseQueries
 from archiver.catalog.engine import make_engine, translated, writing
 from archiver.catalog.migrate import upgrade
 from archiver.catalog.tables import (
     audit,
     bundles,
+    cases,
     owned_by,
     posts,
     queued_runs,
@@ -38,7 +40,7 @@ def _parse(ts: str | None) -> datetime | None:
     return datetime.fromisoformat(ts) if ts else None
 
 
-class Catalog:
+class Catalog(CaseQueries):
     """One organisation's view of the catalog (`org`, the register's organisation_id): every query sees only
     its rows and every row it writes is its own, so organisations can share one database. `org=None` sees
     every row (the tests, and tools that serve no organisation)."""
@@ -58,7 +60,7 @@ class Catalog:
     def _claim_unowned(self) -> None:
         """Rows written before organisations were recorded (migration 0004) are this organisation's: such a
         catalog served one. A read first, so an opened catalog with none takes no write lock."""
-        owned = (runs, bundles, audit, users, queued_runs)
+        owned = (runs, bundles, audit, users, queued_runs, cases)
         with self.engine.connect() as conn:  # one query on every open, not one a table
             if not conn.execute(select(or_(*(exists().where(t.c.org.is_(None)) for t in owned)))).scalar():
                 return
@@ -168,17 +170,6 @@ class Catalog:
             return self.get_bundle(bundle_id)
         except NotFoundError:
             return None
-
-    def add_registration(self, bundle_id: str, dnr: str, by: str, at: datetime, manifest_sha256: str,
-                         detail: dict | None = None) -> dict:
-        """The registration, the stored manifest's new SHA-256 and the trail's entry, in one transaction."""
-        self.get_bundle(bundle_id)
-        with self._write() as conn:
-            conn.execute(insert(registrations).values(bundle_id=bundle_id, dnr=dnr, registered_by=by,
-                                                      registered_at=at))
-            conn.execute(update(bundles).where(bundles.c.id == bundle_id).values(manifest_sha256=manifest_sha256))
-            _append(conn, self.org, by, "bundle.registered", bundle_id, {"dnr": dnr, **(detail or {})})
-        return {"dnr": dnr, "registered_by": by, "registered_at": at}
 
     def mark_post(self, bundle_id: str, state: str, by: str, at: datetime) -> dict:
         """A post's records-plan event: `done` (an action post's action is done) or `released` (evidence

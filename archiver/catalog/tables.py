@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, true
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.types import TypeDecorator
 
 
@@ -90,6 +101,24 @@ registrations = Table(
     Column("dnr", Text, nullable=False),
     Column("registered_by", Text, nullable=False),
     Column("registered_at", UtcDateTime(), nullable=False),
+    # The document in its case (migration 0005; empty for registrations made before)
+    Column("case_title", Text),
+    Column("classification", Text),
+    Column("document_no", Integer),  # handlingens löpnummer in the case
+    Column("document_title", Text),
+    Column("secrecy", Text),  # "none" or "OSL:<chapter>:<section>"
+)
+cases = Table(
+    "cases", metadata,  # a case (ärende) bundles are registered in, opened by its first registration
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org", String(80), index=True),
+    Column("dnr", Text, nullable=False),
+    Column("title", Text),  # ärendemening
+    Column("classification", Text),  # the code in the organisation's klassificeringsstruktur
+    Column("collective_year", Integer),  # the year whose collective case this is (collective_case: yearly)
+    Column("opened_by", Text, nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("org", "dnr", name="uq_cases_org_dnr"),
 )
 
 

@@ -272,6 +272,26 @@ class RulesSettings(_Model):
     require_owner: bool = Field(True, strict=True)  # every page names who answers for it
 
 
+def _check_case_title(value: str) -> str:
+    """A case title may name the year as {year} and nothing else in braces (it is filled in per year)."""
+    if any(name != "year" for name in re.findall(r"\{([^{}]*)\}", value)) or value.replace("{year}", "").count("{") \
+            or value.replace("{year}", "").count("}"):
+        raise PydanticCustomError("case_title", "the only placeholder a case title may hold is {{year}} (got '{value}')",
+                                  {"value": value})
+    return value
+
+
+class RegistrationSettings(_Model):
+    """How the registrar files bundles (archiver/registration.py): the case defaults of the organisation.
+
+    `collective_case: yearly`: one case per year for all captures; the year's first registration opens it
+    with its diarienummer and the next are further documents of it (`register ID --by NAME`, no --dnr)."""
+
+    collective_case: Literal["yearly", "none"] = "none"
+    case_title: Annotated[Text, AfterValidator(_check_case_title)] | None = None  # "... {year}"
+    classification: Text | None = None  # a code in the organisation's klassificeringsstruktur, e.g. "1.4.2"
+
+
 class PageEntry(_Model):
     id: PageId
     platform: Platform
@@ -302,6 +322,7 @@ class Register(_Model):
     bundle: BundleSettings = BundleSettings()
     notify: NotifySettings | None = None
     rules: RulesSettings = RulesSettings()
+    registration: RegistrationSettings = RegistrationSettings()
     pages: Annotated[list[PageEntry], AfterValidator(_check_has_pages)]
     _source_path: Path | None = PrivateAttr(None)
     _page_lines: dict[str, int] = PrivateAttr(default_factory=dict)  # page id → its line in the file
