@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from eark_check import eark_validator  # noqa: F401  (a session fixture, shared by the SIP tests)
 
 from archiver.capture import find_browser
 from archiver.demo.server import hang, serve_directory, status, tall_page

@@ -8,50 +8,24 @@ they are served from tests/fixtures/eark-vocabularies instead, so the tests run 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from unittest import mock
 
 import pytest
-from conftest import FIXTURES, register_yaml, run_cli
+from conftest import register_yaml, run_cli
+from eark_check import assert_eark_valid, eark_verdict
 
 import archiver
 from archiver.bundle import eark
 from archiver.errors import BadInputError, VerificationError
 
-VOCABULARIES = FIXTURES / "eark-vocabularies"
-VOCABULARY_URL = "https://earkcsip.dilcis.eu/schema/"
 NS = {"mets": eark.NS["mets"], "xlink": eark.NS["xlink"], "csip": eark.NS["csip"], "dc": eark.NS["dc"],
       "premis": eark.NS["premis"]}
 HREF = f"{{{NS['xlink']}}}href"
-# eark-validator 1.1.3's SIP14 rule requires NOTETYPE="IDENTIFICATIONCODE" on the note of *every* agent with
-# ROLE="CREATOR", and its CSIP12-16 rules require that agent to be the software, with one note typed
-# csip:NOTETYPE="SOFTWARE VERSION": no package satisfies both. The SIP specification's SIP14 is about the
-# archival creator's (ROLE="ARCHIVIST") note; upstream's newer rules say so. This one error is expected.
-KNOWN_VALIDATOR_BUG = ("SIP14", "/mets:mets/mets:metsHdr/mets:agent[@ROLE = 'CREATOR']/mets:note@NOTETYPE")
 # Rules about the package as a whole that the validator also applies to a representation's METS.
 PACKAGE_LEVEL_RULES = {"CSIP60", "CSIP95", "CSIP113", "CSIP99", "CSIP114", "CSIP103"}
-
-
-def _offline_urlopen(url, *args, **kwargs):
-    if not str(url).startswith(VOCABULARY_URL):
-        raise AssertionError(f"eark-validator tried to fetch {url}")
-    return open(VOCABULARIES / str(url)[len(VOCABULARY_URL):], "rb")
-
-
-@pytest.fixture(scope="session")
-def eark_validator():
-    """The eark_validator modules, imported with their vocabulary downloads served from the fixtures."""
-    with mock.patch("urllib.request.urlopen", _offline_urlopen):
-        packages = importlib.import_module("eark_validator.packages")
-    from eark_validator import rules
-    from eark_validator.mets import MetsValidator
-    from eark_validator.specifications.specification import SpecificationType, SpecificationVersion
-    return {"packages": packages, "rules": rules, "MetsValidator": MetsValidator,
-            "SpecificationType": SpecificationType, "SpecificationVersion": SpecificationVersion}
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +76,9 @@ def test_export_json_names_the_package(exported):
     assert report["objid"] == f"gotene-kommun-test-{bundle_id}"
     sip = Path(report["sip"])
     assert sip == exported["out"] / report["objid"] and sip.is_dir()
-    # 12 for the PDF/A's package, and 3 more for rep2, the WACZ of the same visit: its data, METS and PREMIS.
-    assert report["files"] == sum(1 for p in sip.rglob("*") if p.is_file()) == 15
+    # 12 for the PDF/A's package, 3 more for rep2, the WACZ of the same visit (its data, METS and PREMIS), and
+    # the registered bundle's erms.xml with the ERMS schema.
+    assert report["files"] == sum(1 for p in sip.rglob("*") if p.is_file()) == 17
     assert [p.name for p in exported["out"].iterdir()] == [report["objid"]]  # no staging folder left
 
 
@@ -126,25 +101,29 @@ def test_the_wacz_is_a_second_representation_with_its_mime_type(exported):
 
 
 @pytest.mark.browser
+def test_a_registered_bundles_erms_xml_links_the_pdf_and_the_wacz_and_is_valid(exported):
+    """A real capture's package (tests/test_cases.py covers the case record itself): erms.xml names both
+    representations' files, valid against the ERMS schema the package carries, by lxml and the JDK."""
+    from eark_check import jdk_xsd_check
+    from lxml import etree
+
+    sip = Path(exported["export"]["sip"])
+    erms, xsd = sip / "metadata" / "descriptive" / "erms.xml", sip / "schemas" / "ERMS_v2_1_2.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(erms))), schema.error_log
+    assert jdk_xsd_check([erms], schema=xsd).returncode == 0
+    ns = {"e": "https://DILCIS.eu/XML/ERMS"}
+    paths = [a.get("path") for a in etree.parse(str(erms)).iterfind(".//e:record//e:appendix", ns)]
+    assert [Path(p).parts[2:5] for p in paths] == [("representations", "rep1", "data"), ("representations", "rep2", "data")]
+    assert all((erms.parent / p).resolve().is_file() for p in paths)
+
+
+@pytest.mark.browser
 def test_eark_validator_finds_no_errors(exported, eark_validator):
     sip = Path(exported["export"]["sip"])
-    report = eark_validator["packages"].PackageValidator(sip).validation_report
-    structure = report.structure
-    schematron = report.metadata.schematron_results.messages if report.metadata else []
-    schema = report.metadata.schema_results.messages if report.metadata else []
-    everything = [*structure.messages, *schema, *schematron]
-    warnings = [f"{m.rule_id}: {m.message}" for m in everything if m.severity.value == "Warning"]
-    errors = [m for m in everything if m.severity.value == "Error"]
-    unexpected = [f"{m.rule_id} at {m.location}: {m.message}" for m in errors
-                  if not (m.rule_id == KNOWN_VALIDATOR_BUG[0] and m.location.startswith(KNOWN_VALIDATOR_BUG[1]))]
-    verdict = (f"structure {structure.status.value}, schema {report.metadata.schema_results.status.value}, "
-               f"{len(errors)} schematron errors ({len(errors) - len(unexpected)} the known SIP14 bug), "
-               f"{len(warnings)} warnings: {warnings}")
+    report, _unexpected, _errors, verdict = eark_verdict(eark_validator, sip)
     print(verdict)
-    assert structure.status.name == "WELLFORMED", verdict
-    assert report.metadata.schema_results.status.name == "VALID", verdict
-    assert unexpected == [], f"{unexpected}\n{verdict}"
-    assert len(errors) <= 1, verdict
+    assert_eark_valid(eark_validator, sip)
     assert report.package.details.oaispackagetype == "SIP"
     # The software agent the SIP14 error is about is exactly the one CSIP10-16 require.
     mets = ET.parse(sip / "METS.xml").getroot()
@@ -385,6 +364,7 @@ def test_a_post_bundle_exports_as_a_post_with_its_class(tmp_path, eark_validator
 
 
 def test_the_cli_offers_exactly_the_export_formats_there_are():
+    from archiver.bundle import registry
     from archiver.cli.bundles import EXPORT_FORMATS
 
-    assert EXPORT_FORMATS == eark.FORMATS
+    assert EXPORT_FORMATS == eark.FORMATS + registry.FORMATS

@@ -5,13 +5,14 @@ folder, named by its OBJID (`<organisation-slug>-<bundle_id>`), into `out_dir`:
 
     METS.xml                                         package METS: agents, dmdSec, amdSec, fileSec, structMap
     metadata/descriptive/dc.xml                      Dublin Core: title, organisation, dates, reason, diarienummer
+    metadata/descriptive/erms.xml                    once registered: the case and this document (CITS ERMS 2.1.2)
     metadata/preservation/premis.xml                 PREMIS: the representation and the packaging event
     metadata/other/manifest.json                     the bundle's manifest, byte for byte
     representations/rep1/METS.xml                    the representation's METS
     representations/rep1/data/<bundle_id>.pdf        the PDF/A, byte for byte
     representations/rep1/metadata/preservation/premis.xml   PREMIS: the PDF's fixity, format, creation
     representations/rep2/...                         the same for the WACZ of the same visit, when there is one
-    schemas/                                         mets.xsd, xlink.xsd, the DILCIS CSIP/SIP extensions
+    schemas/                                         mets.xsd, xlink.xsd, the DILCIS CSIP/SIP extensions, ERMS
     documentation/README.txt                         what the package holds, in words
 
 Every file is referenced with its MIME type, size, creation time and SHA-256. The package is built in a
@@ -46,18 +47,20 @@ from archiver.bundle.eark_metadata import (  # rep1: the PDF/A; rep2: the WACZ o
     readme,
     rep_premis,
 )
+from archiver.bundle.erms import ERMS_SCHEMA, ERMS_VERSION, erms_document
 from archiver.bundle.timestamp import TOKEN_NAME
 from archiver.bundle.wacz import WACZ_MEDIA_TYPE
 from archiver.errors import BadInputError, ConfigurationError, VerificationError
 from archiver.fileio import fsync_dir
 from archiver.models import iso, utcnow
+from archiver.registration import CASE_FIELDS
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("eark-sip",)
 STAGING_PREFIX = ".partial-"
 SCHEMAS_DIR = Path(__file__).resolve().parent / "eark_schemas"
-SCHEMA_FILES = ("mets.xsd", "xlink.xsd", "DILCISExtensionMETS.xsd", "DILCISExtensionSIPMETS.xsd")
+SCHEMA_FILES = ("mets.xsd", "xlink.xsd", "DILCISExtensionMETS.xsd", "DILCISExtensionSIPMETS.xsd", ERMS_SCHEMA)
 
 SIP_PROFILE = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
 # mets/@TYPE from the CSIP content-category vocabulary: none of its terms fits screenshots of social-media
@@ -131,8 +134,9 @@ def package_id(manifest: dict) -> str:
 
 
 def build_sip(bundle_folder: Path, out_dir: Path, *, catalog_row: dict | None = None,
-              now: datetime | None = None) -> SipResult:
-    """Write the E-ARK SIP of the bundle in `bundle_folder` into `out_dir`; refuses to overwrite one."""
+              now: datetime | None = None, cases: dict[str, dict] | None = None) -> SipResult:
+    """Write the E-ARK SIP of the bundle in `bundle_folder` into `out_dir`; refuses to overwrite one.
+    `cases`: the catalog's cases by diarienummer, for erms.xml's case dates."""
     bundle_folder, out_dir = Path(bundle_folder), Path(out_dir).absolute()
     manifest_path = bundle_folder / manifest_io.MANIFEST_NAME
     try:
@@ -159,7 +163,7 @@ def build_sip(bundle_folder: Path, out_dir: Path, *, catalog_row: dict | None = 
     except OSError as exc:
         raise BadInputError(f"cannot write into {out_dir}: {exc.strerror}") from exc
     try:
-        count = _Writer(staging, objid, manifest, catalog_row, now or utcnow()).write(reps, manifest_path)
+        count = _Writer(staging, objid, manifest, catalog_row, now or utcnow(), cases).write(reps, manifest_path)
         os.chmod(staging, 0o777 & ~_umask())
         if final.exists():
             raise BadInputError(f"{final} already exists; not overwriting it")
@@ -192,8 +196,10 @@ def _check_hashes(reps: list[_Rep], manifest_path: Path, catalog_row: dict | Non
 class _Writer:
     """Writes one package into `root` (the staging folder); `write` returns the number of files."""
 
-    def __init__(self, root: Path, objid: str, manifest: dict, catalog_row: dict | None, now: datetime):
+    def __init__(self, root: Path, objid: str, manifest: dict, catalog_row: dict | None, now: datetime,
+                 cases: dict[str, dict] | None = None):
         self.root = root
+        self.cases = cases
         self.objid = objid
         self.manifest = manifest
         self.now = iso(now)
@@ -249,11 +255,16 @@ class _Writer:
             token_file = self._copy(token_path, f"metadata/other/{TOKEN_NAME}", "application/timestamp-reply",
                                     token_created)
         dc = self._write_xml("metadata/descriptive/dc.xml", dublin_core(self))
+        erms = erms_document(self, [{"href": f"../../{data.href()}", "name": representation.source.name,
+                                     "format": representation.format_name}
+                                    for representation, data, _mets in written], self.cases)
+        erms_file = self._write_xml("metadata/descriptive/erms.xml", erms) if erms is not None else None
         premis = self._write_xml("metadata/preservation/premis.xml", package_premis(self, reps))
-        schemas = [self._copy(SCHEMAS_DIR / name, f"schemas/{name}", XML_MIME, None) for name in SCHEMA_FILES]
+        schemas = [self._copy(SCHEMAS_DIR / name, f"schemas/{name}", XML_MIME, None) for name in SCHEMA_FILES
+                   if name != ERMS_SCHEMA or erms_file is not None]
         readme_file = self._write("documentation/README.txt", readme(self, written).encode("utf-8"), "text/plain")
         self._write_xml("METS.xml", self._package_mets(dc, premis, manifest_file, schemas, readme_file, written,
-                                                       token_file))
+                                                       token_file, erms_file))
         for folder, _dirs, _files in os.walk(self.root):
             fsync_dir(Path(folder))
         return sum(len(files) for _folder, _dirs, files in os.walk(self.root))
@@ -315,9 +326,15 @@ class _Writer:
         return ET.SubElement(parent, q("mets:div"), {"ID": ident, "LABEL": label, **attrs})
 
     def _package_mets(self, dc: _File, premis: _File, manifest_file: _File, schemas: list[_File],
-                      readme: _File, written: list, token_file: _File | None = None) -> ET.Element:
+                      readme: _File, written: list, token_file: _File | None = None,
+                      erms_file: _File | None = None) -> ET.Element:
         mets = self._mets_root(self.objid, "schemas/")
         self._md_ref(mets, "mets:dmdSec", "dmd-dc", dc, "DC")
+        dmdids = "dmd-dc"
+        if erms_file is not None:
+            self._md_ref(mets, "mets:dmdSec", "dmd-erms", erms_file, "OTHER", OTHERMDTYPE="ERMS",
+                         MDTYPEVERSION=ERMS_VERSION)
+            dmdids += " dmd-erms"
         amd = ET.SubElement(mets, q("mets:amdSec"), {"ID": "amd"})
         self._md_ref(amd, "mets:digiprovMD", "digiprov-premis", premis, "PREMIS", MDTYPEVERSION="3.0")
         self._md_ref(amd, "mets:digiprovMD", "digiprov-manifest", manifest_file, "OTHER",
@@ -336,7 +353,7 @@ class _Writer:
 
         struct = ET.SubElement(mets, q("mets:structMap"), {"ID": "structmap-csip", "TYPE": "PHYSICAL", "LABEL": "CSIP"})
         package = self._div(struct, "div-package", self.objid)
-        self._div(package, "div-metadata", "Metadata", ADMID=admids, DMDID="dmd-dc")
+        self._div(package, "div-metadata", "Metadata", ADMID=admids, DMDID=dmdids)
         for label, group in (("Documentation", "grp-documentation"), ("Schemas", "grp-schemas")):
             ET.SubElement(self._div(package, f"div-{label.lower()}", label), q("mets:fptr"), {"FILEID": group})
         representations = self._div(package, "div-representations", "Representations")
@@ -379,7 +396,8 @@ def _registrations(manifest: dict, catalog_row: dict | None) -> list[dict]:
         if row.get("dnr") not in known:
             at = row.get("registered_at")
             found.append({"dnr": row["dnr"], "registered_by": row.get("registered_by"),
-                          "registered_at": iso(at) if isinstance(at, datetime) else at})
+                          "registered_at": iso(at) if isinstance(at, datetime) else at,
+                          **{key: row.get(key) for key in CASE_FIELDS if row.get(key) is not None}})
     return found
 
 

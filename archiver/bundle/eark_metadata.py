@@ -197,11 +197,14 @@ def readme(w, written: list) -> str:
     lines += [
         "metadata/descriptive/dc.xml   beskrivande metadata (Dublin Core): titel, arkivbildare, datum,",
         "                              anledning, sidor, diarienummer",
+        *(["metadata/descriptive/erms.xml  ärendet och handlingen (E-ARK CITS ERMS 2.1.2, FGS Ärendehantering):",
+           "                              diarienummer, ärendemening, klassificering, löpnummer, sekretess"]
+          if w.registrations else []),
         "metadata/preservation/premis.xml",
         "                              PREMIS: paketets tillkomst",
         "metadata/other/manifest.json  verktygets manifest, oförändrat: varje sidas URL, tider, webbläsare,",
         "                              storlek, bildrutor och deras pixelkontrollsummor",
-        "schemas/                      XML-scheman för METS, XLink och E-ARK:s METS-tillägg",
+        "schemas/                      XML-scheman för METS, XLink, E-ARK:s METS-tillägg och ERMS",
         "documentation/README.txt      den här filen",
         "",
         "Kontrollsummor",
@@ -217,7 +220,8 @@ def readme(w, written: list) -> str:
     ]
     if w.registrations:
         lines += ["", "Diarieföring", "------------"]
-        lines += [f"{r['dnr']}  av {r.get('registered_by')}  {r.get('registered_at')}" for r in w.registrations]
+        lines += [f"{r['dnr']}" + (f", handling {r['document_no']}" if r.get("document_no") else "")
+                  + f"  av {r.get('registered_by')}  {r.get('registered_at')}" for r in w.registrations]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""`archiver bundles list|get|verify|export` and `archiver register`: what the registrar uses."""
+"""`archiver bundles list|get|verify|export`: what the registrar uses (`register` and `cases`: cli/cases.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from archiver.cli.common import Services, echo_json, pass_services
 from archiver.errors import BadInputError, NotFoundError, StoreError, VerificationError
 from archiver.store.local import BUNDLE_ID, check_bundle_id
 
-# archiver.bundle.eark.FORMATS, spelled here so that listing bundles does not load the E-ARK, PDF and
+# archiver.bundle.eark.FORMATS + archiver.bundle.registry.FORMATS, spelled here so that listing bundles does not load the E-ARK, PDF and
 # timestamp code (a test checks the two agree); the commands that need those import them when they run.
-EXPORT_FORMATS = ("eark-sip",)
+EXPORT_FORMATS = ("eark-sip", "registry-json", "registry-csv")
 
 
 @click.group()
@@ -157,26 +157,58 @@ def _verify_one(services: Services, target: str):
 
 
 @bundles.command("export")
-@click.argument("target")
+@click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="eark-sip", show_default=True,
-              help="Package format: an E-ARK SIP (CSIP/SIP 2.x, the basis of FGS Paketstruktur 2.0).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder to write the package folder into (created if missing).")
-@click.option("--json", "as_json", is_flag=True, help="Print the package's path, OBJID and file count as JSON.")
+              help="eark-sip: an E-ARK SIP (CSIP/SIP 2.x, the basis of FGS Paketstruktur 2.0) per bundle; "
+              "registry-json / registry-csv: one record per bundle for the case-management system.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder to write into (created if missing); needed for eark-sip. The registry formats print "
+              "to stdout without it, or write registry.json / registry.csv into it.")
+@click.option("--json", "as_json", is_flag=True, help="eark-sip: print each package's path, OBJID and file count.")
 @pass_services
-def export_bundle(services: Services, target: str, fmt: str, out_dir: str, as_json: bool) -> None:
-    """Write a bundle as an archival package; TARGET is a bundle id or a bundle folder/PDF. Never overwrites."""
-    folder, catalog_row = _bundle_folder(services, target)
+def export_bundle(services: Services, targets: tuple[str, ...], fmt: str, out_dir: str | None,
+                  as_json: bool) -> None:
+    """Export bundles; each TARGET is a bundle id or a bundle folder/PDF. Never overwrites."""
+    found = [_bundle_folder(services, target) for target in targets]  # every target checked before writing
+    if fmt != "eark-sip":
+        _export_registry(services, found, fmt, out_dir)
+        return
+    if out_dir is None:
+        raise BadInputError("--out is needed for --format eark-sip: the folder the package is written into")
     from archiver.bundle import eark
 
-    result = eark.build_sip(folder, Path(out_dir), catalog_row=catalog_row)
-    if catalog_row is not None:
-        services.catalog.audit(getpass.getuser(), "bundle.exported", catalog_row["id"],
-                               {"format": fmt, "to": str(result.path)})
+    cases = {c["dnr"]: c for c in services.catalog.list_cases()} if any(row for _f, row in found) else None
+    results = []
+    for folder, catalog_row in found:
+        result = eark.build_sip(folder, Path(out_dir), catalog_row=catalog_row, cases=cases)
+        if catalog_row is not None:
+            services.catalog.audit(getpass.getuser(), "bundle.exported", catalog_row["id"],
+                                   {"format": fmt, "to": str(result.path)})
+        results.append(result)
+        if not as_json:
+            click.echo(result.path)
     if as_json:
-        echo_json(result.as_dict())
-    else:
-        click.echo(result.path)
+        echo_json(results[0].as_dict() if len(results) == 1 else [r.as_dict() for r in results])
+
+
+def _export_registry(services: Services, found: list[tuple[Path, dict | None]], fmt: str, out_dir: str | None) -> None:
+    from archiver.bundle import registry
+    from archiver.fileio import write_atomic
+
+    records = [record for folder, row in found for record in registry.records(folder, row)]
+    text = registry.to_json(records) if fmt == "registry-json" else registry.to_csv(records)
+    if out_dir is None:
+        click.echo(text, nl=False)
+        return
+    target = Path(out_dir) / ("registry.json" if fmt == "registry-json" else "registry.csv")
+    if target.exists():
+        raise BadInputError(f"{target} already exists; not overwriting it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, text.encode("utf-8"))
+    for _folder, row in found:
+        if row is not None:
+            services.catalog.audit(getpass.getuser(), "bundle.exported", row["id"], {"format": fmt, "to": str(target)})
+    click.echo(target)
 
 
 def _bundle_folder(services: Services, target: str) -> tuple[Path, dict | None]:
@@ -199,21 +231,3 @@ def _bundle_folder(services: Services, target: str) -> tuple[Path, dict | None]:
     if BUNDLE_ID.match(bundle_id) and services.registry_path.exists():
         row = services.catalog.find_bundle(bundle_id)
     return folder, row
-
-
-@click.command("register")
-@click.argument("bundle_id")
-@click.option("--dnr", required=True, help='The diarienummer, e.g. "KS 2026/123".')
-@click.option("--by", required=True, help="Who registered it.")
-@click.option("--json", "as_json", is_flag=True)
-@pass_services
-def register_bundle(services: Services, bundle_id: str, dnr: str, by: str, as_json: bool) -> None:
-    """Record a bundle's registration (diarienummer) in the catalog and its manifest."""
-    entry = services.register_bundle(bundle_id, dnr, by)
-    if as_json:
-        echo_json({"bundle_id": bundle_id, **entry})
-    elif entry.get("already"):
-        click.echo(f"{bundle_id} was already registered as {entry['dnr']} by {entry['registered_by']} on "
-                   f"{entry['registered_at']:%Y-%m-%d %H:%M} UTC; nothing changed")
-    else:
-        click.echo(f"{bundle_id} registered as {entry['dnr']} by {entry['registered_by']}")
