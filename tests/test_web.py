@@ -518,8 +518,16 @@ def test_snapshot_download_and_register_in_a_browser(web, chromium):
     page.get_by_role("button", name="Verifiera nu").click()
     assert page.get_by_text("Paketet är oförändrat och giltigt.").is_visible()
     page.get_by_role("textbox", name="Diarienummer").fill("KS 2026/123")
+    page.get_by_role("textbox", name="Ärendemening").fill("Badplatser inför sommaren")
+    page.get_by_role("textbox", name="Klassificering").fill("3.4.1")
+    page.get_by_role("radio", name="Sekretess enligt offentlighets- och sekretesslagen").check()
+    page.get_by_role("textbox", name="Kapitel").fill("21")
+    page.get_by_role("textbox", name="Paragraf").fill("7")
     page.get_by_role("button", name="Registrera diarienummer").click()
-    assert page.locator("#registreringar").inner_text().startswith("KS 2026/123 – registrerat av rune")
+    registered = page.locator("#registreringar").inner_text()
+    assert registered.startswith("KS 2026/123, handling 1 – registrerat av rune"), registered
+    assert ("Ärende: Badplatser inför sommaren. Klassificering 3.4.1. Sekretess enligt 21 kap. 7 § "
+            "offentlighets- och sekretesslagen (2009:400).") in registered
     page.goto(f"{web.base}/bundles?registered=ja")
     assert page.get_by_role("link", name=bundle_id).count() == 1
     assert "KS 2026/123" in page.locator("table").inner_text()
@@ -527,7 +535,8 @@ def test_snapshot_download_and_register_in_a_browser(web, chromium):
     assert page.get_by_role("link", name=bundle_id).count() == 0
     page.goto(f"{web.base}/bundles?q=omslagsbild&kind=pre-change&page=short")
     assert page.get_by_role("link", name=bundle_id).count() == 1
-    assert web.services.catalog.get_bundle(bundle_id)["registrations"][0]["registered_by"] == "rune"
+    (entry,) = web.services.catalog.get_bundle(bundle_id)["registrations"]
+    assert (entry["registered_by"], entry["document_no"], entry["secrecy"]) == ("rune", 1, "OSL:21:7")
     # the audit trail on the bundle's page
     page.goto(f"{web.base}/bundles/{bundle_id}")
     trail = page.locator("section[aria-labelledby=handelser]").inner_text()

@@ -1,5 +1,5 @@
 """Paket: the filtered list, a bundle's page with its preview and trail, thumbnails, downloads of the
-stored bytes, verifying, and recording the diarienummer."""
+stored bytes, verifying, and registering it as a document in a case."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask import Blueprint, g, redirect, render_template, request, send_file, u
 
 from archiver.bundle import manifest as manifest_io
 from archiver.errors import ArchiverError
+from archiver.registration import RegistrationRefused, RegistrationRequest, capture_year, secrecy_words
 from archiver.web import thumbs
 from archiver.web.shared import MAX_DNR, audit, bundle_row, current_services
 from archiver.web.words import LOCAL_TZ, NOTICES, reason_text
@@ -89,7 +90,7 @@ def bundles():
                               "q": text, "kind": kind, "registered": registered})
 
 
-def bundle_page(bundle_id: str, error: str | None = None, status: int = 200, dnr: str = ""):
+def bundle_page(bundle_id: str, error: str | None = None, status: int = 200, form: dict | None = None):
     """A bundle's page; also the answer to a refused form on it (registering, marking), with the error."""
     services = current_services()
     row = bundle_row(bundle_id)
@@ -99,8 +100,16 @@ def bundle_page(bundle_id: str, error: str | None = None, status: int = 200, dnr
     notice = NOTICES.get(request.args.get("klart", ""))
     manifest = manifest_of(services.store, row)
     return render_template("bundle.html", b=row, pages=captured_pages(manifest),
-                           wacz=(manifest or {}).get("wacz"),
-                           trail=trail, verified=verified, error=error, notice=notice, dnr=dnr), status
+                           wacz=(manifest or {}).get("wacz"), trail=trail, verified=verified, error=error,
+                           notice=notice, form=form or {}, year_case=_year_case(services, manifest),
+                           secrecy_words=secrecy_words), status
+
+
+def _year_case(services, manifest: dict | None) -> dict | None:
+    """The open collective case the bundle would join without a diarienummer, if the register keeps one."""
+    if manifest is None or services.register.registration.collective_case != "yearly":
+        return None
+    return services.catalog.collective_case(capture_year(manifest))
 
 
 @bp.get("/bundles/<bundle_id>")
@@ -147,16 +156,27 @@ def verify(bundle_id: str):
 
 @bp.post("/bundles/<bundle_id>/register")
 def register(bundle_id: str):
+    """The registration form: a diarienummer (optional when the year's collective case is open), and the
+    case and document details a registrar files with it (archiver/registration.py)."""
     row = bundle_row(bundle_id)
-    dnr = " ".join(request.form.get("dnr", "").split())
-    if not dnr:
-        return bundle_page(row["id"], "Skriv diarienumret.", 400)
-    if len(dnr) > MAX_DNR:
-        return bundle_page(row["id"], f"Diarienumret får vara högst {MAX_DNR} tecken.", 400, dnr)
+    form = {key: " ".join(request.form.get(key, "").split())
+            for key in ("dnr", "case_title", "classification", "document_no", "secrecy", "osl_chapter", "osl_section")}
+    if len(form["dnr"]) > MAX_DNR:
+        return bundle_page(row["id"], f"Diarienumret får vara högst {MAX_DNR} tecken.", 400, form)
+    if form["document_no"] and not form["document_no"].isdigit():
+        return bundle_page(row["id"], "Löpnumret ska vara ett heltal.", 400, form)
+    secrecy = "none"
+    if form["secrecy"] == "osl":
+        secrecy = f"OSL:{form['osl_chapter']}:{form['osl_section']}"
     try:
-        current_services().register_bundle(row["id"], dnr, g.session.user.name)
-    except ArchiverError as exc:  # bad input, a damaged manifest, a locked catalog: said on the page
+        current_services().register_bundle(row["id"], RegistrationRequest(
+            g.session.user.name, form["dnr"] or None, case_title=form["case_title"] or None,
+            classification=form["classification"] or None,
+            document_no=int(form["document_no"]) if form["document_no"] else None, secrecy=secrecy))
+    except RegistrationRefused as exc:
+        return bundle_page(row["id"], exc.sv, 400, form)
+    except ArchiverError as exc:  # a damaged manifest, a locked catalog: said on the page
         log.warning("registering %s failed: %s", row["id"], exc)
-        return bundle_page(row["id"], "Diarienumret kunde inte registreras.", 400, dnr)
+        return bundle_page(row["id"], "Diarienumret kunde inte registreras.", 400, form)
     return redirect(url_for("bundles.bundle", bundle_id=row["id"], klart="registrerad", _anchor="diarienummer"),
                     code=303)
