@@ -20,7 +20,7 @@ from archiver.catalog import Catalog
 from archiver.catalog.engine import insert_missing, make_engine
 from archiver.catalog.migrate import HEAD, MIGRATIONS
 from archiver.catalog.tables import audit, bundles, metadata, run_pages, runs, users
-from archiver.errors import CatalogError, NotFoundError
+from archiver.errors import BadInputError, CatalogError, NotFoundError
 from archiver.web import accounts
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -73,6 +73,30 @@ def test_a_bundle_is_recorded_listed_registered_and_culled(catalog_url):
     catalog.finish_delete("b2", "Arkivarie", "gallring")
     assert catalog.open_intents("bundle.deleting", ("bundle.deleted",)) == []
     assert [e["action"] for e in catalog.audit_log()] == ["bundle.deleted", "bundle.deleting", "bundle.registered"]
+
+
+def test_a_case_is_opened_by_its_first_registration_and_numbers_its_documents(catalog_url):
+    """The case record on both databases: the case and its first document in one transaction, the year's
+    collective case found by year, and only one collective case a year."""
+    catalog = Catalog(catalog_url, org="gotene")
+    for n, bundle in enumerate(("c1", "c2", "c3")):
+        record(catalog, manifest(bundle, T0 + timedelta(hours=n)))
+    case = {"dnr": "KS 2026/123", "title": "Dokumentation av sociala medier 2026", "classification": "1.4.2",
+            "collective_year": 2026}
+    entry = {"dnr": "KS 2026/123", "registered_by": "Rut", "document_no": 1, "secrecy": "none",
+             "case_title": case["title"], "classification": "1.4.2", "document_title": "Skärmbilder"}
+    catalog.add_registration("c1", entry, T0, "12" * 32, case=case)
+    catalog.add_registration("c2", entry | {"document_no": 2, "secrecy": "OSL:21:7"}, T0, "34" * 32)
+    assert catalog.collective_case(2026)["dnr"] == "KS 2026/123" and catalog.collective_case(2027) is None
+    assert catalog.case_documents("KS 2026/123") == {1: "c1", 2: "c2"}
+    (listed,) = catalog.list_cases()
+    assert [(d["bundle_id"], d["document_no"], d["secrecy"]) for d in listed["documents"]] == [
+        ("c1", 1, "none"), ("c2", 2, "OSL:21:7")]
+    with pytest.raises(BadInputError, match="another collective case for 2026"):
+        catalog.add_registration("c3", entry | {"dnr": "KS 2026/999", "document_no": 1}, T0, "56" * 32,
+                                 case=case | {"dnr": "KS 2026/999"})
+    assert catalog.get_bundle("c3")["registrations"] == []  # the refused transaction left nothing
+    assert Catalog(catalog_url, org="other").list_cases() == []  # another organisation's catalog view
 
 
 def test_times_come_back_aware_and_in_utc(catalog_url):

@@ -62,7 +62,9 @@ ERROR_TEXTS = {
 DETAIL_NAMES = {"reason": "orsak", "failed": "misslyckade", "file": "fil", "dnr": "diarienummer", "page": "sida",
                 "job": "körning", "remote": "från adress", "name": "namn", "role": "roll", "error": "fel",
                 "files": "filer", "to": "till", "why": "varför", "ok": "godkänd", "class": "klass",
-                "url": "adress", "status": "status", "format": "format"}
+                "url": "adress", "status": "status", "format": "format", "case_title": "ärendemening",
+                "classification": "klassificering", "document_no": "löpnummer", "document_title": "handlingens titel",
+                "secrecy": "sekretess"}
 BUSY_TEXT = "Upptaget – en annan körning pågår, försök igen senare"
 
 
