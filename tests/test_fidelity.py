@@ -314,7 +314,8 @@ def test_our_own_texts_alone_refuse_optional_cookies(without_library, page_id):
 
 def test_the_library_answers_a_consent_platform_it_knows(run):
     """TikTok's own banner is in DuckDuckGo's rule set: the library opts out before our texts are needed."""
-    assert [d["how"] for d in run.results["tiktok"].dismissed if d["kind"] == "consent"] == ["autoconsent"]
+    assert [d["how"] for d in run.results["tiktok"].dismissed if d["kind"] == "consent"] == ["autoconsent"], \
+        run.results["tiktok"].dismissed
 
 
 def test_max_posts_stops_an_endless_feed_early(social_url, browser_choice):

@@ -156,6 +156,10 @@ class Autoconsent:
         while self.busy() and loop.time() < end:
             await asyncio.sleep(0.1)
 
+    def opted_out(self) -> bool:
+        """Whether autoconsent has opted out of some dialog in this context (its dialog may still be leaving)."""
+        return any(e["type"] == "optOutResult" and e.get("result") for e in self.events)
+
     def answered(self) -> list[dict]:
         """Opt-outs done since last asked. A cosmetic rule's is a dialog hidden, not answered, and says so."""
         new, self.reported = self.events[self.reported:], len(self.events)
@@ -225,6 +229,8 @@ async def answer_with_texts(page, recipe, rounds: int = 4, autoconsent: Autocons
         if choice is not None and autoconsent is not None and autoconsent.busy():
             await autoconsent.settle(settle_s)
             choice = await _find_choice(page, recipe, skip)
+        if choice is not None and not pressed and autoconsent is not None and autoconsent.opted_out():
+            choice = await _left_by_autoconsent(page, recipe, skip)
         if choice is None:
             break
         frame, found = choice
@@ -246,6 +252,18 @@ async def answer_with_texts(page, recipe, rounds: int = 4, autoconsent: Autocons
         except PlaywrightError:
             pass  # its page navigated: the handle is gone already
     return pressed
+
+
+async def _left_by_autoconsent(page, recipe, skip: list[str]):
+    """The dialog autoconsent opted out of may take a moment to go (a slow page, an animation): look again
+    for up to GONE_WAIT_S before pressing it a second time; what is still there then is another dialog."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + GONE_WAIT_S
+    choice = await _find_choice(page, recipe, skip)
+    while choice is not None and loop.time() < end:
+        await asyncio.sleep(0.25)
+        choice = await _find_choice(page, recipe, skip)
+    return choice
 
 
 async def _find_choice(page, recipe, skip: list[str]):
