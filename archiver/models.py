@@ -116,6 +116,7 @@ class PageCapture:
     images: dict = field(default_factory=dict)
     session: str | None = None  # which saved login session was used, if any
     words: list = field(default_factory=list)  # [x, y, width, height, text] in page px, for the text layer
+    post_list: list = field(default_factory=list)  # [{top, height, permalink, author, time, text}]: compare
     attempts: int = 1  # tries within the run (capture.retries); this record is the last one's
     post: dict | None = None  # a single post's capture: permalink, author and time as shown, what was expanded
     timings: list[dict] = field(default_factory=list)  # the capture script's steps, timed (archiver.profile)
@@ -177,6 +178,7 @@ class PageCapture:
             "session": self.session,
             "attempts": self.attempts,
             "text_layer_words": len(self.words),
+            "post_list": self.post_list,
         } | ({"post": self.post} if self.post is not None else {}) \
           | ({"recording": self.recording_summary()} if self.recording and self.ok else {})
 

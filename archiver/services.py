@@ -196,6 +196,45 @@ class Services:
                  entry["registered_by"], "".join(f"; {note}" for note in plan.notes))
         return stored | {"opened_case": plan.new_case is not None}
 
+    def bundle_folder(self, bundle_id: str) -> Path:
+        """Where a catalogued bundle's files are on this machine (an S3 bundle is fetched first)."""
+        check_bundle_id(bundle_id)
+        row = self.catalog.get_bundle(bundle_id)
+        return self.store.local_copy(bundle_id) if row["location"].startswith("s3://") else Path(row["location"])
+
+    def compare(self, old_id: str, new_id: str, *, page: str | None = None, out_dir: Path | None = None,
+                by: str = "") -> tuple:
+        """Compare two bundles (archiver/compare), both verified first, into a PDF/A report in `out_dir`
+        (default the store's `reports/` folder) under a name no earlier report has. Returns (comparison,
+        report path). A bundle that does not verify is a VerificationError (exit 1): nothing is compared."""
+        from archiver.compare import compare_folders
+        from archiver.compare.report import crops, write_report
+
+        if old_id == new_id:
+            raise BadInputError(f"both bundles are {old_id}: give two different bundles")
+        for bundle_id in (old_id, new_id):
+            result = self.verify(bundle_id)
+            if not result.ok:
+                failed = "; ".join(c.name for c in result.checks if not c.ok)
+                raise VerificationError(f"bundle {bundle_id} is not what was stored ({failed}); nothing was "
+                                        f"compared. `archiver bundles verify {bundle_id}` says more")
+        comparison, shown = compare_folders(self.bundle_folder(old_id), self.bundle_folder(new_id), page,
+                                            on_images=crops)
+        out = Path(out_dir) if out_dir is not None else self.local_root / "reports"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot write the report into {out}: {exc.strerror}") from exc
+        stem = f"jamforelse-{old_id}-{new_id}" + (f"-{page}" if page else "")
+        dest, n = out / f"{stem}.pdf", 1
+        while dest.exists():  # an earlier report is never overwritten
+            n += 1
+            dest = out / f"{stem}-{n}.pdf"
+        write_report(comparison, shown, dest, self.register.bundle.pdfa)
+        self.catalog.audit(by or "archiver", "bundles.compared", new_id, {"old": old_id, "report": str(dest),
+                                                                          "page": page})
+        return comparison, dest
+
     def verify(self, bundle_id: str):
         """Verify a stored bundle against its manifest and the catalog (an S3 bundle is fetched first)."""
         from archiver.bundle.verify import verify_bundle

@@ -205,6 +205,8 @@ async def _capture_into(browser, capture: PageCapture, page_entry, settings: Cap
             await steps.measure(page, capture, width=width, max_height_px=settings.max_height_px)
         with clock.step("text"):
             await steps.read_text(page, capture)
+            if not single_post:
+                await steps.read_posts(page, capture, recipe)
         with clock.step("tiles"):
             cdp = await context.new_cdp_session(page)
             await screenshot.capture_tiles(cdp, capture, Path(settings.tile_spool) if settings.tile_spool else None,

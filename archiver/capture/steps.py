@@ -9,6 +9,7 @@ concrete conditions (the document stops growing, images decode) within its share
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ LOAD_SHARE = 0.5  # of the time left once the document has arrived
 SCROLL_SHARE = 0.5
 SETTLE_BUDGET_S = 10.0
 MAX_WORDS = 200_000  # a text layer this long is already a book
+MAX_POSTS_LISTED = 5000  # posts listed per capture for `bundles compare`
+POST_TEXT_KEPT = 300  # characters of each listed post's text kept in the manifest
 
 FREEZE_CSS = """
 *, *::before, *::after {
@@ -222,6 +225,16 @@ async def measure(page, capture: PageCapture, *, width: int, max_height_px: int)
     if capture.truncated:
         capture.warnings.append(f"page is {capture.document_height} px tall; captured the first {max_height_px} px "
                                 "(capture.max_height_px)")
+
+
+async def read_posts(page, capture: PageCapture, recipe) -> None:
+    """Each post's box, permalink, author, time and text: what `bundles compare` tells posts apart by."""
+    found = await page.evaluate(in_page("posts.js"), {"recipe": recipe.as_js(), "maxPosts": MAX_POSTS_LISTED,
+                                                      "maxY": capture.height})
+    # The manifest keeps the start of each post's text and a hash of what was read (up to 2,000 characters).
+    capture.post_list = [post | {"text": (post["text"] or "")[:POST_TEXT_KEPT],
+                                 "text_sha256": hashlib.sha256((post["text"] or "").encode()).hexdigest()}
+                         for post in found]
 
 
 async def read_text(page, capture: PageCapture) -> None:

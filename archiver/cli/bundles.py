@@ -231,3 +231,39 @@ def _bundle_folder(services: Services, target: str) -> tuple[Path, dict | None]:
     if BUNDLE_ID.match(bundle_id) and services.registry_path.exists():
         row = services.catalog.find_bundle(bundle_id)
     return folder, row
+
+
+@bundles.command("compare")
+@click.argument("old_id", metavar="OLD")
+@click.argument("new_id", metavar="NEW")
+@click.option("--page", "page_id", help="Only this page (its id, or a capture key such as ID.mobile).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for the report (default: reports/ in the store's local folder).")
+@click.option("--by", default=None, help="Who asks (for the audit trail; default the user name).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"report", "pages": [{"id", "changed_ratio", "words_added", "words_removed", '
+              '"posts_removed", "posts_added", ...}]}.')
+@pass_services
+def compare_bundles(services: Services, old_id: str, new_id: str, page_id: str | None, out_dir: str | None,
+                    by: str | None, as_json: bool) -> None:
+    """What changed between two bundles: pixels aligned by content, words, and posts gone or new.
+
+    Both are verified first; a bundle that is not what was stored is refused (exit 1). The report is a
+    PDF/A of its own."""
+    comparison, report = services.compare(old_id, new_id, page=page_id, out_dir=Path(out_dir) if out_dir else None,
+                                          by=by or getpass.getuser())
+    if as_json:
+        echo_json({"report": str(report), "old": old_id, "new": new_id,
+                   "pages": [p.as_dict() for p in comparison.pages],
+                   "only_in_old": comparison.only_old, "only_in_new": comparison.only_new})
+        return
+    for page in comparison.pages:
+        if page.unchanged:
+            click.echo(f"{page.key}: unchanged")
+            continue
+        posts = (f"{len(page.posts.removed)} post(s) gone, {len(page.posts.added)} new" if page.posts.available
+                 else "posts not compared (the older bundle does not list them)")
+        click.echo(f"{page.key}: {100 * page.pixels.changed_ratio:.1f} % of rows changed in "
+                   f"{len(page.pixels.regions)} region(s); {len(page.words.added)} word(s) added, "
+                   f"{len(page.words.removed)} removed; {posts}")
+    click.echo(report)

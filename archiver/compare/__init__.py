@@ -1,0 +1,111 @@
+"""What changed between two bundles: `archiver bundles compare OLD NEW`.
+
+For each page captured in both (by capture key: a page's phone capture is compared with its phone
+capture), in three ways: the pixels aligned by content (pixels.py), the words of the text layers
+(words.py) and the posts (posts.py). The report is a PDF/A of its own (report.py). The bundles are
+verified by the caller first (archiver.services.Services.compare): a changed bundle is never compared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pikepdf
+import pypdf
+from PIL import Image
+
+from archiver.bundle import manifest as manifest_io
+from archiver.bundle.pdf import TILE_NAME
+from archiver.compare.pixels import PixelDiff, compare_pixels
+from archiver.compare.posts import PostDiff, compare_posts
+from archiver.compare.words import WordDiff, capture_words, compare_words
+from archiver.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PageComparison:
+    key: str
+    page_id: str
+    url: str | None
+    old_capture: dict  # the manifest's page entries
+    new_capture: dict
+    pixels: PixelDiff
+    words: WordDiff
+    posts: PostDiff
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.pixels.regions and not self.words.phrases and not self.posts.removed and not self.posts.added
+
+    def as_dict(self) -> dict:
+        return {"id": self.key, "page": self.page_id, "changed_ratio": self.pixels.changed_ratio,
+                "regions": [r.as_dict() for r in self.pixels.regions],
+                "words_added": self.words.added, "words_removed": self.words.removed,
+                "posts_compared": self.posts.available,
+                "posts_removed": self.posts.removed, "posts_added": self.posts.added}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    old: dict  # the manifests
+    new: dict
+    pages: list[PageComparison]
+    only_old: list[str] = field(default_factory=list)  # capture keys captured in one bundle only
+    only_new: list[str] = field(default_factory=list)
+
+
+def _ok_captures(manifest: dict) -> dict[str, dict]:
+    return {p.get("key", p["id"]): p for p in manifest["pages"] if p["status"] == "ok" and p.get("tiles")}
+
+
+def capture_image(pdf: pikepdf.Pdf, capture: dict) -> Image.Image:
+    """The capture's pixels, its tiles stacked as the PDF holds them (verified before this is called)."""
+    whole = Image.new("RGB", (capture["width_px"], capture["height_px"]))
+    for tile in capture["tiles"]:
+        image = pikepdf.PdfImage(pdf.pages[tile["pdf_page"] - 1].Resources.XObject[TILE_NAME]).as_pil_image()
+        whole.paste(image.convert("RGB"), (0, tile["top_px"]))
+    return whole
+
+
+def compare_folders(old_folder: Path, new_folder: Path, page: str | None = None,
+                    on_images: Callable[[PageComparison, Image.Image, Image.Image], object] | None = None
+                    ) -> tuple[Comparison, dict[str, object]]:
+    """Compare two (verified) bundle folders. `page`: only that page id (or capture key). `on_images` is
+    given each page's result and its two captures while they are in memory (one page's at a time); what it
+    returns is kept by capture key (the report's reduced crops)."""
+    old = manifest_io.load(Path(old_folder) / manifest_io.MANIFEST_NAME)
+    new = manifest_io.load(Path(new_folder) / manifest_io.MANIFEST_NAME)
+    old_caps, new_caps = _ok_captures(old), _ok_captures(new)
+    keys = [k for k in new_caps if k in old_caps]
+    if page is not None:
+        keys = [k for k in keys if k == page or new_caps[k]["id"] == page]
+        if not keys:
+            raise BadInputError(f"page {page!r} was not captured in both bundles ({old['bundle_id']}: "
+                                f"{', '.join(old_caps) or 'none'}; {new['bundle_id']}: {', '.join(new_caps) or 'none'})")
+    pages, images = [], {}
+    with pikepdf.open(Path(old_folder) / old["pdf"]["file"]) as old_pdf, \
+            pikepdf.open(Path(new_folder) / new["pdf"]["file"]) as new_pdf:
+        old_text = pypdf.PdfReader(Path(old_folder) / old["pdf"]["file"])
+        new_text = pypdf.PdfReader(Path(new_folder) / new["pdf"]["file"])
+        for key in keys:
+            a, b = old_caps[key], new_caps[key]
+            old_image, new_image = capture_image(old_pdf, a), capture_image(new_pdf, b)
+            pixels = compare_pixels(old_image, new_image)
+            words = compare_words(capture_words(old_text, [t["pdf_page"] for t in a["tiles"]]),
+                                  capture_words(new_text, [t["pdf_page"] for t in b["tiles"]]))
+            posts = compare_posts(a.get("post_list"), b.get("post_list"))
+            pages.append(PageComparison(key, b["id"], b.get("requested_url"), a, b, pixels, words, posts))
+            log.info("compared %s: %.1f %% of rows changed in %d region(s), %d word(s) added, %d removed, "
+                     "%d post(s) gone, %d new", key, 100 * pixels.changed_ratio, len(pixels.regions),
+                     len(words.added), len(words.removed), len(posts.removed), len(posts.added))
+            if on_images is not None:
+                images[key] = on_images(pages[-1], old_image, new_image)
+            del old_image, new_image
+    only_old = [k for k in old_caps if k not in new_caps] if page is None else []
+    only_new = [k for k in new_caps if k not in old_caps] if page is None else []
+    return Comparison(old, new, pages, only_old, only_new), images
