@@ -37,6 +37,7 @@ from PIL import Image
 from archiver.capture import find_browser
 from archiver.demo.server import expected_row_colour, serve_directory, tall_page
 from bench import heavy
+from bench.compare import compare_report, run_compare
 from bench.pages import FixturePage, write_site
 from bench.profile import covered, report_lines, step_table
 from bench.queue import queue_report, run_queue
@@ -299,6 +300,11 @@ def _scale(tmp: Path) -> dict:
     return run_scale(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml, archiver_run)
 
 
+def _compare(tmp: Path) -> dict:
+    """The compare set (bench/compare.py): `bundles compare` on two 60,000 px captures."""
+    return run_compare(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml, archiver_run, BIN)
+
+
 def _recording(tmp: Path) -> dict:
     """The recording set (bench/recording.py): the plain set with and without the WACZ."""
     return run_recording(tmp, lambda cmd, log: measure(cmd, dict(os.environ), log), register_yaml, archiver_run,
@@ -389,9 +395,9 @@ def report(figures: dict) -> str:
 
 
 def main() -> int:
-    """Each set of BENCH_SETS (default all: plain, heavy, scale, recording, queue) in turn; output/bench.json holds them
+    """Each set of BENCH_SETS (default all: plain, heavy, scale, recording, queue, compare) in turn; output/bench.json holds them
     by name."""
-    known = (*SETS, "scale", "recording", "queue")  # scale, recording, queue: ours alone; the others both tools
+    known = (*SETS, "scale", "recording", "queue", "compare")  # these four: ours alone; the others both tools
     names = [n for n in os.environ.get("BENCH_SETS", ",".join(known)).split(",") if n]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -400,12 +406,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         for name in names:
             print(f"bench: the {name} set", file=sys.stderr, flush=True)
-            alone = {"scale": _scale, "recording": _recording, "queue": lambda t: run_queue(t, register_yaml, _sample_tree)}
+            alone = {"scale": _scale, "recording": _recording, "queue": lambda t: run_queue(t, register_yaml, _sample_tree),
+                     "compare": _compare}
             figures[name] = alone[name](Path(tmp) / name) if name in alone else bench(Path(tmp) / name, name)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for name, one in figures.items():
-        reporter = {"scale": scale_report, "recording": recording_report, "queue": queue_report}.get(name, report)
+        reporter = {"scale": scale_report, "recording": recording_report, "queue": queue_report,
+                    "compare": compare_report}.get(name, report)
         print(f"\n=== the {name} set ===\n{reporter(one)}")
     print(f"\nfigures written to {OUTPUT}")
     return 0

@@ -59,7 +59,7 @@ def _image(path: Path, colour: tuple[int, int, int]) -> None:
 
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory):
-    """The page captured before the changes, after them, and after them again."""
+    """The page captured before the changes (a pre-change snapshot), after them, and after them again."""
     tmp = tmp_path_factory.mktemp("compare")
     site = tmp / "site"
     site.mkdir()
@@ -72,9 +72,11 @@ def three_runs(tmp_path_factory):
         registry = tmp / "pages.yaml"
         registry.write_text(register_yaml([{"id": "kommun", "url": f"{base}/index.html"}], tmp / "store"),
                             encoding="utf-8")
-        for posts, image in ((before, "lekplats-1.png"), (after, "lekplats-2.png"), (after, "lekplats-2.png")):
+        commands = (("snapshot", "kommun", "--reason", "inför ny webbplats", "--by", "Anna"), ("run",), ("run",))
+        for command, (posts, image) in zip(commands, ((before, "lekplats-1.png"), (after, "lekplats-2.png"),
+                                                     (after, "lekplats-2.png"))):
             (site / "index.html").write_text(_page(posts, image), encoding="utf-8")
-            run = run_cli("run", "--json", registry=registry)
+            run = run_cli(*command, "--json", registry=registry)
             assert run.returncode == 0, run.stderr
             bundles.append(json.loads(run.stdout)["bundle_id"])
     return {"tmp": tmp, "registry": registry, "bundles": bundles}
@@ -209,3 +211,49 @@ def test_posts_are_matched_by_permalink_then_text_then_a_unique_author_and_time(
     twins = compare_posts([post(1, "A", False), post(2, "B", False)], [post(1, "C", False)])
     assert len(twins.removed) == 2 and len(twins.added) == 1
     assert compare_posts(None, new).available is False
+
+
+@pytest.mark.browser
+def test_the_web_page_compares_with_the_previous_bundle_and_serves_the_report(three_runs):
+    import threading
+
+    import waitress
+    from test_web import PASSWORD, USERS, Web, request, session_for
+
+    from archiver.services import Services
+    from archiver.web import accounts
+    from archiver.web.app import create_app
+
+    first, second, _third = three_runs["bundles"]
+    services = Services(three_runs["registry"])
+    for role, name in USERS.items():
+        if not any(u.name == name for u in accounts.list_users(services.catalog)):
+            accounts.add_user(services.catalog, name, role, PASSWORD)
+    app = create_app(services)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        web = Web(f"http://127.0.0.1:{server.effective_port}", services, app)
+        cookies, csrf = session_for(web, "communicator")
+        snapshot = request(web, "GET", f"/bundles/{first}", cookies=cookies)
+        # A pre-change snapshot offers the next capture of its page.
+        assert "Jämför med nästa fångst" in snapshot.body and f'value="{second}"' in snapshot.body
+        page = request(web, "GET", f"/bundles/{second}", cookies=cookies)
+        assert f'<option value="{first}">' in page.body  # the previous bundle is the default (the first)
+        done = request(web, "POST", f"/bundles/{second}/jamfor", cookies=cookies,
+                       form={"csrf_token": csrf, "mot": first})
+        assert done.status == 303 and done.location.startswith("/jamforelser/jamforelse-"), done.body
+        shown = request(web, "GET", done.location, cookies=cookies)
+        assert shown.status == 200 and shown.headers["Content-Type"] == "application/pdf"
+        assert shown.raw.startswith(b"%PDF") and "attachment" not in shown.headers.get("Content-Disposition", "")
+        download = request(web, "GET", done.location + "?ladda=ja", cookies=cookies)
+        assert "attachment" in download.headers["Content-Disposition"] and download.raw == shown.raw
+        listed = request(web, "GET", f"/bundles/{first}", cookies=cookies)
+        assert done.location.split("/")[-1] in listed.body  # both bundles' pages list the report
+        assert request(web, "GET", "/jamforelser/..%2Fcatalog.sqlite", cookies=cookies).status == 404
+    finally:
+        server.task_dispatcher.shutdown()
+        for channel in list(server._map.values()):
+            channel.close()
+        thread.join(5)

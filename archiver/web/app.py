@@ -30,7 +30,7 @@ from archiver.web.shared import (
     cookie_secure,
     csrf_ok,
 )
-from archiver.web.views import bundles, capture, overview, replay, retention, signin, users
+from archiver.web.views import bundles, capture, compare, overview, replay, retention, signin, users
 from archiver.web.words import (
     ACTION_NAMES,
     ERROR_TEXTS,
@@ -59,7 +59,7 @@ ADMIN = frozenset({"admin"})
 READERS = frozenset({"communicator", "registrar"})
 
 # The blueprints, one per area, in the order their routes are registered.
-BLUEPRINTS = (signin.bp, overview.bp, capture.bp, retention.bp, bundles.bp, replay.bp, users.bp)
+BLUEPRINTS = (signin.bp, overview.bp, capture.bp, retention.bp, bundles.bp, compare.bp, replay.bp, users.bp)
 
 # Routes anyone may reach, without a session.
 # ReplayWeb.page's two scripts are published code, and a service worker's script is fetched without asking.
@@ -85,6 +85,8 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "replay.replay": READERS,  # the same roles as downloading a bundle: replay shows what the WACZ holds
     "replay.wacz_source": READERS,
     "replay.download_wacz": READERS,
+    "compare.compare": READERS,  # a comparison reads two bundles, as downloading them does
+    "compare.report": READERS,
     "bundles.verify": REGISTRAR,
     "bundles.register": REGISTRAR,
     "users.users": ADMIN,

@@ -14,6 +14,7 @@ from archiver.errors import ArchiverError
 from archiver.registration import RegistrationRefused, RegistrationRequest, capture_year, secrecy_words
 from archiver.web import thumbs
 from archiver.web.shared import MAX_DNR, audit, bundle_row, current_services
+from archiver.web.views import compare
 from archiver.web.words import LOCAL_TZ, NOTICES, reason_text
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,12 @@ def bundle_page(bundle_id: str, error: str | None = None, status: int = 200, for
                     None)
     notice = NOTICES.get(request.args.get("klart", ""))
     manifest = manifest_of(services.store, row)
+    earlier, following = compare.neighbours(services.catalog.list_bundles(), row)
     return render_template("bundle.html", b=row, pages=captured_pages(manifest),
                            wacz=(manifest or {}).get("wacz"), trail=trail, verified=verified, error=error,
                            notice=notice, form=form or {}, year_case=_year_case(services, manifest),
-                           secrecy_words=secrecy_words), status
+                           secrecy_words=secrecy_words, earlier=earlier, following=following,
+                           compared=compare.comparisons(services.catalog.audit_log(limit=2000), row["id"])), status
 
 
 def _year_case(services, manifest: dict | None) -> dict | None:
