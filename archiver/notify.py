@@ -46,7 +46,26 @@ def subject(organisation: str, captures: list[PageCapture]) -> str:
     return f"Arkivering klar: {total} av {total} {_pages(total)} – {organisation}"
 
 
-def body(organisation: str, request: RunRequest, result) -> str:
+def _changes_lines(changes: dict | None) -> list[str]:
+    """What changed since the previous scheduled run (Services.changes_since_last_scheduled), in words."""
+    if not changes:
+        return []
+    lines = ["", f"Ändringar sedan förra schemalagda körningen ({changes['since']}):"]
+    if changes.get("error"):
+        return lines + [f"  Jämförelsen kunde inte göras: {changes['error']}"]
+    if not changes["pages"]:
+        lines.append("  Inga: varje sida som fångades båda gångerna ser likadan ut.")
+    for page in changes["pages"]:
+        lines.append(f"  - {page['key']}: {100 * page['changed_ratio']:.1f} % av raderna ändrade i "
+                     f"{page['regions']} område(n), {len(page['posts_removed'])} inlägg borta, "
+                     f"{page['posts_added']} nya")
+        for post in page["posts_removed"]:
+            facts = " · ".join(x for x in (post.get("author"), post.get("time"), post.get("permalink")) if x)
+            lines.append(f"      borta: {facts}: «{(post.get('text') or '')[:100]}»")
+    return lines + [f"  Rapport: {changes['report']}"]
+
+
+def body(organisation: str, request: RunRequest, result, changes: dict | None = None) -> str:
     captured = [c for c in result.captures if c.ok]
     failed = [c for c in result.captures if not c.ok]
     lines = [
@@ -72,6 +91,7 @@ def body(organisation: str, request: RunRequest, result) -> str:
             why = FAILURE_SV.get(c.failure or "", "okänt fel")
             lines.append(f"  - {c.label} ({c.requested_url}): {why} [{c.failure or 'error'}]: {c.error or ''}")
         lines += ["", "De misslyckade sidorna är namngivna i paketet; övriga sidor är arkiverade."]
+    lines += _changes_lines(changes)
     lines += ["", "Paketet diarieförs med: archiver register " + result.bundle_id + ' --dnr "…" --by NAMN',
               "", "Detta meddelande skickades automatiskt av archiver."]
     return "\n".join(lines) + "\n"
@@ -84,7 +104,7 @@ def post_subject(organisation: str, request, result) -> str:
     return f"Arkivering: inlägg sparat ({what}) – {organisation}"
 
 
-def build_message(settings, organisation: str, request: RunRequest, result) -> EmailMessage:
+def build_message(settings, organisation: str, request: RunRequest, result, changes: dict | None = None) -> EmailMessage:
     message = EmailMessage()
     post_class = getattr(request, "post_class", None)  # a single post (PostRequest)
     message["Subject"] = (post_subject(organisation, request, result) if post_class
@@ -93,7 +113,7 @@ def build_message(settings, organisation: str, request: RunRequest, result) -> E
     message["To"] = ", ".join(settings.recipients)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
-    message.set_content(body(organisation, request, result))
+    message.set_content(body(organisation, request, result, changes))
     return message
 
 
@@ -118,8 +138,9 @@ def send(settings, message: EmailMessage) -> None:
         client.send_message(message, to_addrs=list(settings.recipients))
 
 
-def notify_run(register, request: RunRequest, result) -> dict | None:
-    """Mail the run's outcome; None when the register has no `notify:` section.
+def notify_run(register, request: RunRequest, result, changes: dict | None = None) -> dict | None:
+    """Mail the run's outcome (and, after a scheduled run, `changes` since the previous one); None when the
+    register has no `notify:` section.
 
     Returns {"notified": True} or {"notified": False, "notify_error": "..."}; never raises for a mail
     problem.
@@ -128,7 +149,7 @@ def notify_run(register, request: RunRequest, result) -> dict | None:
     if settings is None:
         return None
     try:
-        send(settings, build_message(settings, register.organisation, request, result))
+        send(settings, build_message(settings, register.organisation, request, result, changes))
     except (OSError, smtplib.SMTPException, LookupError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, LookupError) else str(exc)
         log.warning("bundle %s is stored, but the notification e-mail was NOT sent: %s", result.bundle_id,

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archiver.errors import BadInputError, VerificationError
+from archiver.errors import ArchiverError, BadInputError, VerificationError
 from archiver.lock import edit_lock, store_lock
 from archiver.models import POST_CLASSES, PostRequest, RunRequest, iso, utcnow
 from archiver.registration import RegistrationRequest
@@ -108,7 +108,9 @@ class Services:
                               sessions_dir=sessions_dir(), on_page=on_page, profile=profile)
         self.catalog.audit(request.requested_by, "bundle.created", result.bundle_id,
                            {"reason": request.reason, "failed": [c.key for c in result.failed]})
-        return RunOutcome(result, notify_run(register, request, result))  # a mail problem never raises
+        changes = (self.changes_since_last_scheduled(result.bundle_id)
+                   if request.kind == "scheduled" and register.notify is not None else None)
+        return RunOutcome(result, notify_run(register, request, result, changes))  # a mail problem never raises
 
     def post(self, request: PostRequest, page_id: str | None = None) -> RunOutcome:
         """One post or thread of a registered account into its own bundle. The caller holds `lock()`.
@@ -234,6 +236,27 @@ class Services:
         self.catalog.audit(by or "archiver", "bundles.compared", new_id, {"old": old_id, "report": str(dest),
                                                                           "page": page})
         return comparison, dest
+
+    def changes_since_last_scheduled(self, bundle_id: str) -> dict | None:
+        """For the mail after a scheduled run: what changed since the previous scheduled bundle (pages whose
+        capture changed, posts gone), with the comparison's report. None when there is no earlier one; a
+        comparison that cannot be made is {"error"}: the mail says so and the run is not affected."""
+        rows = self.catalog.list_bundles()
+        row = next((r for r in rows if r["id"] == bundle_id), None)
+        earlier = [r for r in rows if r["kind"] == "scheduled" and r["id"] != bundle_id and row is not None
+                   and r["created_at"] < row["created_at"]]
+        if row is None or not earlier:
+            return None
+        since = earlier[-1]["id"]
+        try:
+            comparison, report = self.compare(since, bundle_id, by="archiver (schemalagd körning)")
+        except ArchiverError as exc:
+            log.warning("bundle %s: not compared with %s for the mail: %s", bundle_id, since, exc)
+            return {"since": since, "error": str(exc)}
+        return {"since": since, "report": str(report), "pages": [
+            {"key": p.key, "url": p.url, "changed_ratio": p.pixels.changed_ratio, "regions": len(p.pixels.regions),
+             "posts_removed": p.posts.removed, "posts_added": len(p.posts.added)}
+            for p in comparison.pages if not p.unchanged]}
 
     def verify(self, bundle_id: str):
         """Verify a stored bundle against its manifest and the catalog (an S3 bundle is fetched first)."""

@@ -155,3 +155,29 @@ def test_a_post_mail_names_the_post_and_its_class():
     capture.status = "failed"
     result.failed = [capture]
     assert "kunde INTE sparas" in build_message(settings, "Götene kommun", request, result)["Subject"]
+
+
+def test_a_scheduled_runs_mail_names_the_pages_that_changed_and_the_posts_that_disappeared(tmp_path, smtp_server):
+    """After each scheduled run: what changed since the previous scheduled run (archiver bundles compare)."""
+    from test_compare import NEW_POST, POSTS, _image, _page
+
+    from archiver.demo.server import serve_directory
+
+    port, inbox = smtp_server
+    site = tmp_path / "site"
+    site.mkdir()
+    _image(site / "lekplats.png", (40, 90, 200))
+    before = list(POSTS.items())
+    after = [NEW_POST] + [(n, t) for n, t in before if n != 3]
+    with serve_directory(site) as base:
+        registry = write(tmp_path, [{"id": "kommun", "url": f"{base}/index.html"}], notify_yaml(port, auth=False))
+        for posts in (before, after):
+            (site / "index.html").write_text(_page(posts, "lekplats.png"), encoding="utf-8")
+            result = run_cli("run", "--json", registry=registry)
+            assert result.returncode == 0, result.stderr
+    first, second = (message_from_bytes(raw, policy=default_policy).get_content() for _rcpt, raw in inbox.messages)
+    assert "Ändringar sedan" not in first  # there was no scheduled run before it
+    assert "Ändringar sedan förra schemalagda körningen" in second
+    assert "- kommun:" in second and "1 inlägg borta, 1 nya" in second
+    assert "/kommun/posts/3" in second and POSTS[3][:40] in second
+    assert "Rapport: " in second and ".pdf" in second

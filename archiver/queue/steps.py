@@ -138,7 +138,9 @@ def assemble(services, run_id: str):
                   {"reason": run["reason"], "failed": [c.key for c in result.failed], "queued": True})
     queue.finish_run(run_id, "done", utcnow())
     shutil.rmtree(run_dir, ignore_errors=True)
-    notify_run(register, request, result)  # a mail problem never raises
+    changes = (services.changes_since_last_scheduled(run_id)
+               if request.kind == "scheduled" and register.notify is not None else None)
+    notify_run(register, request, result, changes)  # a mail problem never raises
     return result
 
 
