@@ -97,6 +97,7 @@ def test_the_report_finds_exactly_the_known_changes(three_runs):
     assert page["id"] == "kommun"
     # Posts: the removed one and the new one, by permalink; the edited one is the same post, not gone.
     assert [p["permalink"].rsplit("/", 1)[1] for p in page["posts_removed"]] == ["3"]
+    assert page["posts_removed"][0]["last_seen"]["bundle_id"] == first  # where to find it now
     assert [p["permalink"].rsplit("/", 1)[1] for p in page["posts_added"]] == ["9"]
     assert page["posts_compared"] is True
     # Words: the removed post's, the new post's and the edited sentence's, nothing else.
@@ -257,3 +258,33 @@ def test_the_web_page_compares_with_the_previous_bundle_and_serves_the_report(th
         for channel in list(server._map.values()):
             channel.close()
         thread.join(5)
+
+
+POSTS_HTML = """<!doctype html><html><body>
+<div class="post"><span class="author">Götene kommun</span> <a href="https://example.se/kommun/posts/11"><time datetime="2026-11-01">1 nov</time></a>
+  <p>Första inlägget med lite text.</p><div class="post-footer">Gilla</div></div>
+<div class="post"><a href="https://example.se/watch?v=abc&amp;t=3">Video</a><p>Andra inlägget.</p></div>
+</body></html>"""
+
+
+@pytest.mark.browser
+def test_posts_are_listed_from_common_markup_when_the_platforms_selectors_find_none(browser_choice):
+    """A page built without <article>: its .post blocks are the posts (outer ones only), with their links."""
+    import asyncio
+
+    from archiver.capture import launch_browser
+    from archiver.capture.consent import in_page
+    from archiver.capture.recipes import recipe_for
+
+    async def go():
+        async with launch_browser(browser_choice) as browser:
+            page = await browser.new_page()
+            await page.set_content(POSTS_HTML)
+            return await page.evaluate(in_page("posts.js"), {"recipe": recipe_for("generic").as_js(),
+                                                            "maxPosts": 100, "maxY": 100_000})
+
+    posts = asyncio.run(go())
+    assert [p["permalink"] for p in posts] == ["https://example.se/kommun/posts/11",
+                                               "https://example.se/watch?v=abc&t=3"]
+    assert (posts[0]["author"], posts[0]["time"]) == ("Götene kommun", "2026-11-01")
+    assert posts[0]["text"].startswith("Götene kommun 1 nov Första inlägget") and len(posts) == 2

@@ -99,6 +99,9 @@ def compare_folders(old_folder: Path, new_folder: Path, page: str | None = None,
             words = compare_words(capture_words(old_text, [t["pdf_page"] for t in a["tiles"]]),
                                   capture_words(new_text, [t["pdf_page"] for t in b["tiles"]]))
             posts = compare_posts(a.get("post_list"), b.get("post_list"))
+            for post in posts.removed:  # where a person asking about it finds it: the bundle that last showed it
+                post["last_seen"] = {"bundle_id": old["bundle_id"], "captured_at": a.get("capture_start"),
+                                     "dnr": [r["dnr"] for r in old.get("registrations", []) if r.get("dnr")]}
             pages.append(PageComparison(key, b["id"], b.get("requested_url"), a, b, pixels, words, posts))
             log.info("compared %s: %.1f %% of rows changed in %d region(s), %d word(s) added, %d removed, "
                      "%d post(s) gone, %d new", key, 100 * pixels.changed_ratio, len(pixels.regions),

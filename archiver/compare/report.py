@@ -194,6 +194,11 @@ def _page_section(doc: _Report, page: PageComparison, shown: list[tuple] | None)
         doc.line_text(f"{title}: {len(posts) or 'inga'}")
         for post in posts:
             doc.line_text(f"– {_post_line(post, 160)}", 9)
+            seen = post.get("last_seen")
+            if seen:
+                dnr = f", diarienummer {', '.join(seen['dnr'])}" if seen["dnr"] else ", paketet är inte diariefört"
+                doc.line_text(f"   Senast sett {fmt(datetime.fromisoformat(seen['captured_at']))} i paket "
+                              f"{seen['bundle_id']}{dnr}.", 8)
 
 
 def write_report(comparison: Comparison, shown: dict[str, list[tuple]], dest: Path, level: str = "2b") -> Path:

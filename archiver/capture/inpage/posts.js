@@ -4,8 +4,13 @@
 // a post nested in another (a shared post, a comment) belongs to the outer one.
 (args) => {
   const r = args.recipe;
+  // Where the platform's own post selectors find nothing (a page built some other way), common markup for
+  // posts: schema.org postings, .post/.feed-item classes, data-post-id, post-<n> ids.
+  const FALLBACK = ['[itemtype*="SocialMediaPosting"]', '[itemtype*="BlogPosting"]', '.post', '.feed-item',
+                    '[data-post-id]', '[id^="post-"]'];
   const all = new Set();
   for (const sel of r.postSelectors) for (const el of queryAll(sel)) all.add(el);
+  if (!all.size) for (const sel of FALLBACK) for (const el of queryAll(sel)) all.add(el);
   const outer = [...all].filter((el) => {
     for (let p = parentAcross(el); p; p = parentAcross(p)) if (all.has(p)) return false;
     return isVisible(el);
