@@ -228,11 +228,17 @@ class Services:
         except OSError as exc:
             raise BadInputError(f"cannot write the report into {out}: {exc.strerror}") from exc
         stem = f"jamforelse-{old_id}-{new_id}" + (f"-{page}" if page else "")
-        dest, n = out / f"{stem}.pdf", 1
-        while dest.exists():  # an earlier report is never overwritten
-            n += 1
-            dest = out / f"{stem}-{n}.pdf"
-        write_report(comparison, shown, dest, self.register.bundle.pdfa)
+        for n in range(1, 1000):  # an earlier report is never overwritten, nor one written meanwhile
+            dest = out / (f"{stem}.pdf" if n == 1 else f"{stem}-{n}.pdf")
+            if dest.exists():
+                continue
+            try:
+                write_report(comparison, shown, dest, self.register.bundle.pdfa)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise BadInputError(f"{out} already holds 999 reports of {stem}; move some away")
         self.catalog.audit(by or "archiver", "bundles.compared", new_id, {"old": old_id, "report": str(dest),
                                                                           "page": page})
         return comparison, dest

@@ -63,13 +63,19 @@ def _ok_captures(manifest: dict) -> dict[str, dict]:
     return {p.get("key", p["id"]): p for p in manifest["pages"] if p["status"] == "ok" and p.get("tiles")}
 
 
-def capture_image(pdf: pikepdf.Pdf, capture: dict) -> Image.Image:
-    """The capture's pixels, its tiles stacked as the PDF holds them (verified before this is called)."""
-    whole = Image.new("RGB", (capture["width_px"], capture["height_px"]))
+def capture_pixels(pdf: pikepdf.Pdf, capture: dict) -> bytes:
+    """The capture's pixels as RGB rows, its tiles in order as the PDF holds them (verified before this is
+    called). An 8-bit RGB tile's decoded stream is those rows already (their SHA-256 is the manifest's),
+    read without making an image of it; any other tile goes through Pillow."""
+    rows = []
     for tile in capture["tiles"]:
-        image = pikepdf.PdfImage(pdf.pages[tile["pdf_page"] - 1].Resources.XObject[TILE_NAME]).as_pil_image()
-        whole.paste(image.convert("RGB"), (0, tile["top_px"]))
-    return whole
+        xobject = pdf.pages[tile["pdf_page"] - 1].Resources.XObject[TILE_NAME]
+        if xobject.get("/ColorSpace") == pikepdf.Name.DeviceRGB and xobject.get("/BitsPerComponent") == 8 \
+                and "/SMask" not in xobject:
+            rows.append(xobject.read_bytes())
+        else:
+            rows.append(pikepdf.PdfImage(xobject).as_pil_image().convert("RGB").tobytes())
+    return b"".join(rows)
 
 
 def compare_folders(old_folder: Path, new_folder: Path, page: str | None = None,
@@ -88,14 +94,17 @@ def compare_folders(old_folder: Path, new_folder: Path, page: str | None = None,
             raise BadInputError(f"page {page!r} was not captured in both bundles ({old['bundle_id']}: "
                                 f"{', '.join(old_caps) or 'none'}; {new['bundle_id']}: {', '.join(new_caps) or 'none'})")
     pages, images = [], {}
-    with pikepdf.open(Path(old_folder) / old["pdf"]["file"]) as old_pdf, \
-            pikepdf.open(Path(new_folder) / new["pdf"]["file"]) as new_pdf:
-        old_text = pypdf.PdfReader(Path(old_folder) / old["pdf"]["file"])
-        new_text = pypdf.PdfReader(Path(new_folder) / new["pdf"]["file"])
+    old_path, new_path = Path(old_folder) / old["pdf"]["file"], Path(new_folder) / new["pdf"]["file"]
+    with pikepdf.open(old_path) as old_pdf, pikepdf.open(new_path) as new_pdf, \
+            old_path.open("rb") as old_file, new_path.open("rb") as new_file:
+        old_text, new_text = pypdf.PdfReader(old_file), pypdf.PdfReader(new_file)
         for key in keys:
             a, b = old_caps[key], new_caps[key]
-            old_image, new_image = capture_image(old_pdf, a), capture_image(new_pdf, b)
-            pixels = compare_pixels(old_image, new_image)
+            old_rows, new_rows = capture_pixels(old_pdf, a), capture_pixels(new_pdf, b)
+            old_image = Image.frombytes("RGB", (a["width_px"], a["height_px"]), old_rows)
+            new_image = Image.frombytes("RGB", (b["width_px"], b["height_px"]), new_rows)
+            pixels = compare_pixels(old_image, new_image, old_rows, new_rows)
+            del old_rows, new_rows
             words = compare_words(capture_words(old_text, [t["pdf_page"] for t in a["tiles"]]),
                                   capture_words(new_text, [t["pdf_page"] for t in b["tiles"]]))
             posts = compare_posts(a.get("post_list"), b.get("post_list"))

@@ -62,14 +62,16 @@ class PixelDiff:
         return 0.0 if total == 0 else round(1 - 2 * self.matched_rows / total, 4)
 
 
-def _tokens(image: Image.Image) -> tuple[list[bytes], list[int]]:
-    """Runs of identical rows: each run's token (row hash + length) and its first row."""
+def _tokens(image: Image.Image, data: bytes | None) -> tuple[list[bytes], list[int]]:
+    """Runs of identical rows: each run's token (row hash + length) and its first row. `data`: the image's
+    RGB bytes when the caller has them (making them from a tall image costs more than hashing them)."""
     width = image.width * 3
-    data = image.convert("RGB").tobytes()
+    data = data if data is not None else image.convert("RGB").tobytes()
+    view = memoryview(data)
     tokens, starts = [], []
     previous, run, start = None, 0, 0
     for y in range(image.height):
-        digest = hashlib.blake2b(data[y * width:(y + 1) * width], digest_size=8).digest()
+        digest = hashlib.blake2b(view[y * width:(y + 1) * width], digest_size=8).digest()
         if digest == previous:
             run += 1
             continue
@@ -114,10 +116,11 @@ def _changed_columns(old: Image.Image, new: Image.Image, old_rows: tuple[int, in
     return min(s[0] for s in spans), max(s[1] for s in spans)
 
 
-def compare_pixels(old: Image.Image, new: Image.Image) -> PixelDiff:
-    """Changed regions between two captures of one page, aligned by content."""
-    old_tokens, old_starts = _tokens(old)
-    new_tokens, new_starts = _tokens(new)
+def compare_pixels(old: Image.Image, new: Image.Image, old_rgb: bytes | None = None,
+                   new_rgb: bytes | None = None) -> PixelDiff:
+    """Changed regions between two captures of one page, aligned by content (`*_rgb`: their RGB bytes)."""
+    old_tokens, old_starts = _tokens(old, old_rgb)
+    new_tokens, new_starts = _tokens(new, new_rgb)
     matcher = SequenceMatcher(None, old_tokens, new_tokens)
     spans = [(_rows(old_starts, old.height, a0, a1), _rows(new_starts, new.height, b0, b1))
              for op, a0, a1, b0, b1 in matcher.get_opcodes() if op != "equal"]
