@@ -288,3 +288,15 @@ def test_posts_are_listed_from_common_markup_when_the_platforms_selectors_find_n
                                                "https://example.se/watch?v=abc&t=3"]
     assert (posts[0]["author"], posts[0]["time"]) == ("Götene kommun", "2026-11-01")
     assert posts[0]["text"].startswith("Götene kommun 1 nov Första inlägget") and len(posts) == 2
+
+
+@pytest.mark.browser
+def test_page_picks_one_page_and_an_unknown_page_is_refused_naming_what_was_captured(three_runs):
+    first, second, _third = three_runs["bundles"]
+    one = _compare(three_runs, first, second, "--page", "kommun")
+    assert one.returncode == 0 and [p["id"] for p in json.loads(one.stdout)["pages"]] == ["kommun"]
+    unknown = _compare(three_runs, first, second, "--page", "facebook")
+    assert unknown.returncode == 2 and "page 'facebook' was not captured in both bundles" in unknown.stderr
+    assert "kommun" in unknown.stderr
+    same = _compare(three_runs, first, first)
+    assert same.returncode == 2 and "give two different bundles" in same.stderr
