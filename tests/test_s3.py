@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -568,3 +569,22 @@ def test_a_queued_run_is_captured_by_a_worker_and_stored_into_s3(s3, site, tmp_p
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert_locked(s3, "archive-locked", f"queued/{run_id[:4]}/{run_id}/{run_id}.wacz", 1)
     assert not (tmp_path / "spool" / ".queue" / run_id).exists()
+
+
+def test_bundles_in_s3_are_compared_from_their_fetched_copies_and_exported_for_the_diarium(s3, tmp_path):
+    """`bundles compare` and the registry export read S3 bundles through the same local copy verify uses."""
+    from synthetic import store_bundle
+
+    registry = s3_register(tmp_path, s3, bucket="archive-plain", prefix="compare")
+    services = Services(registry)
+    old, new = store_bundle(services, None, 1), store_bundle(services, None, 2)  # two colours of one page
+    shutil.rmtree(tmp_path / "spool" / old[:4], ignore_errors=True)  # nothing left locally: both only in S3
+    compared = run_cli("bundles", "compare", old, new, "--json", registry=registry)
+    assert compared.returncode == 0, compared.stderr
+    (page,) = json.loads(compared.stdout)["pages"]
+    assert [r["kind"] for r in page["regions"]] == ["changed"] and page["changed_ratio"] == 1.0
+    assert Path(json.loads(compared.stdout)["report"]).is_file()
+    exported = run_cli("bundles", "export", old, "--format", "registry-json", registry=registry)
+    assert exported.returncode == 0, exported.stderr
+    (record,) = json.loads(exported.stdout)
+    assert record["files"][0]["sha256"] == services.catalog.get_bundle(old)["pdf_sha256"]
