@@ -18,22 +18,26 @@ LOCK_NAME = ".archiver.lock"
 log = logging.getLogger(__name__)
 
 
+COLLECT_LOCK_NAME = ".archiver.collect.lock"  # `archiver collect`: one at a time, beside runs
+
+
 @contextmanager
-def store_lock(store_root: Path) -> Iterator[Path]:
-    """Hold the store's run lock, or raise BusyError at once (never waits)."""
+def store_lock(store_root: Path, name: str = LOCK_NAME, what: str = "run") -> Iterator[Path]:
+    """Hold the store's run lock (or another of its locks, `name`), or raise BusyError at once (never
+    waits)."""
     root = Path(store_root)
-    path = root / LOCK_NAME
+    path = root / name
     try:
         root.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise ConfigurationError(f"cannot open the run lock {path}: {exc.strerror}") from exc
+        raise ConfigurationError(f"cannot open the {what} lock {path}: {exc.strerror}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            raise BusyError(f"another archiver run is in progress (pid {holder}, lock {path}); "
+            raise BusyError(f"another archiver {what} is in progress (pid {holder}, lock {path}); "
                             "nothing was done, try again later") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

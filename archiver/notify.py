@@ -157,3 +157,41 @@ def notify_run(register, request: RunRequest, result, changes: dict | None = Non
         return {"notified": False, "notify_error": error}
     log.info("notification e-mail sent to %s", ", ".join(settings.recipients))
     return {"notified": True}
+
+
+FAILURE_COLLECT_SV = {"token": "token fungerar inte (utgånget, återkallat eller utan behörighet)",
+                      "rate_limited": "plattformen bad oss vänta; nästa insamling fortsätter",
+                      "network": "ingen kontakt med plattformen", "api": "plattformen svarade med ett fel"}
+
+
+def collection_message(settings, organisation: str, failed: list[dict]) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = f"Insamling via API: {len(failed)} sida/sidor misslyckades – {organisation}"
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    lines = [f"Insamling av inlägg och kommentarer via plattformarnas API för {organisation}", ""]
+    for one in failed:
+        why = FAILURE_COLLECT_SV.get(one.get("failure") or "", "okänt fel")
+        lines.append(f"  - {one['id']} ({one.get('platform')}): {why}: {one.get('error') or ''}")
+    lines += ["", "Det som samlades in före felet är sparat. En sida vars token inte fungerar samlas inte in",
+              "förrän en ny token har lagts där registret anger (api.token_file eller api.token_env);",
+              "kontrollera med: archiver collect --check", "", "Detta meddelande skickades automatiskt av archiver."]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def notify_collection(register, outcomes: list[dict]) -> dict | None:
+    """Mail when a page's collection failed or its token does not work (never for a quiet hourly success);
+    None when nothing failed or the register has no `notify:`. Never raises for a mail problem."""
+    settings = getattr(register, "notify", None)
+    failed = [o for o in outcomes if o.get("status") != "ok"]
+    if settings is None or not failed:
+        return None
+    try:
+        send(settings, collection_message(settings, register.organisation, failed))
+    except (OSError, smtplib.SMTPException, LookupError, ValueError) as exc:
+        log.warning("the collection's failure e-mail was NOT sent: %s", exc)
+        return {"notified": False, "notify_error": str(exc)}
+    return {"notified": True}

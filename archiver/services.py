@@ -264,6 +264,24 @@ class Services:
              "posts_removed": p.posts.removed, "posts_added": len(p.posts.added)}
             for p in comparison.pages if not p.unchanged]}
 
+    def collect(self, page_ids: tuple[str, ...] = ()) -> list[dict]:
+        """One API collection of each page with `api:` (archiver/collect); a mail when one failed."""
+        from archiver.collect import collect_pages
+        from archiver.notify import notify_collection
+
+        outcomes = collect_pages(self, page_ids)
+        notify_collection(self.register, outcomes)  # a mail problem never raises
+        return outcomes
+
+    def check_tokens(self, page_ids: tuple[str, ...] = ()) -> list[dict]:
+        """Whether each page's API token still works (`collect --check`); a mail when one does not."""
+        from archiver.collect import check_tokens
+        from archiver.notify import notify_collection
+
+        found = check_tokens(self, page_ids)
+        notify_collection(self.register, [{"status": "ok" if f["ok"] else "failed", **f} for f in found])
+        return found
+
     def verify(self, bundle_id: str):
         """Verify a stored bundle against its manifest and the catalog (an S3 bundle is fetched first)."""
         from archiver.bundle.verify import verify_bundle

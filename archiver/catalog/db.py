@@ -12,12 +12,16 @@ from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from archiver.catalog.cases import CaseQueries
+from archiver.catalog.collected import CollectedQueries
 from archiver.catalog.engine import make_engine, translated, writing
 from archiver.catalog.migrate import upgrade
 from archiver.catalog.tables import (
     audit,
     bundles,
     cases,
+    collected_files,
+    collected_items,
+    collections,
     owned_by,
     posts,
     queued_runs,
@@ -40,7 +44,7 @@ def _parse(ts: str | None) -> datetime | None:
     return datetime.fromisoformat(ts) if ts else None
 
 
-class Catalog(CaseQueries):
+class Catalog(CaseQueries, CollectedQueries):
     """One organisation's view of the catalog (`org`, the register's organisation_id): every query sees only
     its rows and every row it writes is its own, so organisations can share one database. `org=None` sees
     every row (the tests, and tools that serve no organisation)."""
@@ -60,7 +64,7 @@ class Catalog(CaseQueries):
     def _claim_unowned(self) -> None:
         """Rows written before organisations were recorded (migration 0004) are this organisation's: such a
         catalog served one. A read first, so an opened catalog with none takes no write lock."""
-        owned = (runs, bundles, audit, users, queued_runs, cases)
+        owned = (runs, bundles, audit, users, queued_runs, cases, collections, collected_items, collected_files)
         with self.engine.connect() as conn:  # one query on every open, not one a table
             if not conn.execute(select(or_(*(exists().where(t.c.org.is_(None)) for t in owned)))).scalar():
                 return

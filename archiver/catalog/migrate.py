@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
 
-HEAD = "0005"  # the newest migration in migrations/versions; tests/test_catalog.py checks they agree
+HEAD = "0006"  # the newest migration in migrations/versions; tests/test_catalog.py checks they agree
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock's key for "migrating the catalog": any fixed 64-bit number unlikely to be used by
 # another application in the same database ("archiver" as bytes).

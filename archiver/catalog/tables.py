@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -191,4 +192,61 @@ queued_pages = Table(
     Column("started_at", UtcDateTime()),
     Column("finished_at", UtcDateTime()),
     Column("error", Text),
+)
+
+
+collections = Table(
+    "collections", metadata,  # one `archiver collect` of one page (migration 0006)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org", String(80), index=True),
+    Column("page_id", String(80), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("failure", String(32)),  # token | rate_limited | api | network
+    Column("error", Text),
+    Column("counts", Text),  # JSON: seen, new, changed, removed, attachments, requests
+)
+collected_items = Table(
+    "collected_items", metadata,  # every post, comment and reply the API ever returned
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org", String(80), index=True),
+    Column("page_id", String(80), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("item_id", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # post | comment | reply
+    Column("parent_id", String(200)),
+    Column("post_id", String(200)),
+    Column("created_at", UtcDateTime()),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("removed_at", UtcDateTime()),  # the first collection that no longer got it
+    Column("sha256", String(64), nullable=False),  # of the newest version's raw JSON
+    Column("content_sha256", String(64), nullable=False),  # of what a person reads in it: text, media, hidden
+    Column("versions", Integer, nullable=False),
+    UniqueConstraint("org", "platform", "item_id", name="uq_collected_items_org_platform_item"),
+    Index("ix_collected_items_post", "org", "page_id", "post_id"),
+)
+item_versions = Table(
+    "item_versions", metadata,  # each version of an item, exactly as received
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item", Integer, ForeignKey("collected_items.id"), nullable=False, index=True),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("raw", Text, nullable=False),
+)
+collected_files = Table(
+    "collected_files", metadata,  # attachments, each downloaded once
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org", String(80), index=True),
+    Column("source_key", Text, nullable=False),
+    Column("item_id", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("media_type", Text),
+    Column("bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("fetched_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("org", "source_key", name="uq_collected_files_org_source"),
 )

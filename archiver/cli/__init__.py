@@ -38,6 +38,7 @@ COMMANDS = {
     "sync": "archiver.cli.run:sync",
     "worker": "archiver.cli.queue:worker",
     "runs": "archiver.cli.queue:runs",
+    "collect": "archiver.cli.collect:collect",
 }
 
 

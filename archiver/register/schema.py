@@ -292,6 +292,32 @@ class RegistrationSettings(_Model):
     classification: Text | None = None  # a code in the organisation's klassificeringsstruktur, e.g. "1.4.2"
 
 
+API_PLATFORMS = ("facebook", "instagram", "youtube")  # the platforms with an official API for one's own account
+
+
+def _check_token_env(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise PydanticCustomError("env_name", "must be the NAME of an environment variable holding the token "
+                                  "(e.g. ARCHIVER_FACEBOOK_TOKEN), never the token itself")
+    return value
+
+
+class ApiSettings(_Model):
+    """The account's id for the platform's API (archiver/collect) and where its token is: a file only its
+    owner may read, or an environment variable; never the register itself."""
+
+    id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+    token_file: Text | None = None
+    token_env: Annotated[str, AfterValidator(_check_token_env)] | None = None
+    watch_days: int = Field(90, ge=1, le=3650, strict=True)  # posts this new are read again every collection
+
+    @model_validator(mode="after")
+    def _one_token(self) -> ApiSettings:
+        if bool(self.token_file) == bool(self.token_env):
+            raise PydanticCustomError("api_token", "give the token's token_file or its token_env (one of them)")
+        return self
+
+
 class PageEntry(_Model):
     id: PageId
     platform: Platform
@@ -300,6 +326,15 @@ class PageEntry(_Model):
     name: str | None = None
     mobile: bool = Field(False, strict=True)
     max_posts: int | None = Field(None, ge=1, le=100_000, strict=True)
+    api: ApiSettings | None = None  # collect posts and comments through the platform's API
+
+    @model_validator(mode="after")
+    def _api_platform(self) -> PageEntry:
+        if self.api is not None and self.platform not in API_PLATFORMS:
+            raise PydanticCustomError("api_platform", "api: is for {platforms} pages; {platform} has no API "
+                                      "this tool collects from (the README says what its API allows)",
+                                      {"platforms": ", ".join(API_PLATFORMS), "platform": self.platform})
+        return self
 
 
 _check_organisation_id = _id_checker("organisation_id", "organisation_id")

@@ -1,0 +1,35 @@
+"""`archiver collect [--page ID]... [--check] [--json]`: posts and comments through the platforms' APIs."""
+
+from __future__ import annotations
+
+import click
+
+from archiver.cli.common import Services, echo_json, pass_services
+from archiver.collect.http import CollectError
+
+
+@click.command("collect")
+@click.option("--page", "page_ids", multiple=True, metavar="ID", help="Only this page (repeatable).")
+@click.option("--check", is_flag=True, help="Only check that each page's token still works; collect nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"pages": [{"id", "status", "failure", "error", "seen", "new", "changed", "removed", ...}]}.')
+@pass_services
+def collect(services: Services, page_ids: tuple[str, ...], check: bool, as_json: bool) -> None:
+    """Collect every post and comment of the pages whose register entry has `api:`, through the platform's
+    own API: what is new or changed since the last collection, and what was removed. Safe from cron every
+    hour (one collection at a time). Exit 1 when a page's collection failed or its token does not work."""
+    outcomes = services.check_tokens(page_ids) if check else services.collect(page_ids)
+    if as_json:
+        echo_json({"pages": outcomes})
+    else:
+        for one in outcomes:
+            if check:
+                click.echo(f"{one['id']}: {'token works' if one['ok'] else 'TOKEN DOES NOT WORK: ' + one['error']}")
+            elif one["status"] == "ok":
+                click.echo(f"{one['id']}: {one['seen']} item(s), {one['new']} new, {one['changed']} changed, "
+                           f"{len(one['removed'])} removed, {one['files']} file(s)")
+            else:
+                click.echo(f"{one['id']}: FAILED ({one['failure']}): {one['error']}")
+    failed = [o["id"] for o in outcomes if not (o["ok"] if check else o["status"] == "ok")]
+    if failed:
+        raise CollectError(f"{'token check' if check else 'collection'} failed for {', '.join(failed)}")

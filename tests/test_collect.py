@@ -1,0 +1,214 @@
+"""`archiver collect`: every post and comment of a Facebook Page through the Graph API, against a stand-in
+server on loopback that answers as the documentation shows (tests/graph_api.py).
+
+Collections run as the CLI runs them, while posts and comments are added, edited, hidden and removed
+between them; the catalog must hold every item ever returned with its raw JSON and hash, and mark removed
+ones with when they were last seen, never deleting anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from graph_api import PAGE_ID, Comment, GraphApi, GraphState, Post
+from PIL import Image
+
+from archiver.services import Services
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _png(colour) -> bytes:
+    data = io.BytesIO()
+    Image.new("RGB", (60, 40), colour).save(data, "PNG")
+    return data.getvalue()
+
+
+def _state() -> GraphState:
+    posts = [
+        Post(f"{PAGE_ID}_1001", "Vinterväghållningen börjar i natt.", NOW - timedelta(days=3), photo="plog.png"),
+        Post(f"{PAGE_ID}_1002", "Biblioteket har nya öppettider.", NOW - timedelta(days=2)),
+        Post(f"{PAGE_ID}_1003", "Simhallen stänger för underhåll.", NOW - timedelta(days=1)),
+    ]
+    posts[0].comments = [Comment(f"1001_{n}", f"Kommentar {n}", f"Invånare {n}", NOW - timedelta(days=3, minutes=-n))
+                         for n in range(1, 151)]  # two pages of 100
+    posts[0].comments.append(Comment("1001_900", "Tack för infon!", "Götene kommun", NOW - timedelta(days=2),
+                                     parent="1001_1"))
+    posts[1].comments = [Comment("1002_1", "När öppnar ni på lördagar?", "Anna A", NOW - timedelta(days=2)),
+                         Comment("1002_2", "Hotfullt innehåll", "Troll T", NOW - timedelta(days=2), is_hidden=True),
+                         Comment("1002_3", "Se bilden", "Bo B", NOW - timedelta(days=2), photo="skylt.png")]
+    return GraphState(posts=posts, media={"plog.png": _png((200, 30, 30)), "skylt.png": _png((30, 30, 200))})
+
+
+@pytest.fixture
+def graph():
+    api = GraphApi(_state())
+    yield api
+    api.close()
+
+
+def _register(tmp_path: Path, graph: GraphApi, *, token_mode: int = 0o600, extra: str = "") -> Path:
+    token = tmp_path / "facebook.token"
+    token.write_text(graph.state.token + "\n", encoding="utf-8")
+    token.chmod(token_mode)
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(f"""organisation: Götene kommun
+storage:
+  local: {json.dumps(str(tmp_path / "store"))}
+pages:
+  - id: facebook
+    platform: facebook
+    url: https://www.facebook.com/gotenekommun
+    owner: Kommunikation
+    api: {{id: "{PAGE_ID}", token_file: facebook.token}}
+{extra}""", encoding="utf-8")
+    return registry
+
+
+def collect(registry: Path, graph: GraphApi, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_GRAPH_URL": graph.url}
+    return subprocess.run([sys.executable, "-m", "archiver", "collect", "--json", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+def _page(result: subprocess.CompletedProcess) -> dict:
+    (page,) = json.loads(result.stdout)["pages"]
+    return page
+
+
+def _items(registry: Path) -> dict[str, dict]:
+    return {row["item_id"]: row for row in Services(registry).catalog.collected()}
+
+
+def test_a_first_collection_keeps_every_post_comment_and_reply_exactly_as_received(tmp_path, graph):
+    registry = _register(tmp_path, graph)
+    result = collect(registry, graph)
+    assert result.returncode == 0, result.stderr
+    page = _page(result)
+    assert (page["status"], page["seen"], page["new"], page["removed"], page["files"]) == ("ok", 157, 157, [], 2)
+    items = _items(registry)
+    assert len(items) == 157
+    kinds = {k: sum(1 for i in items.values() if i["kind"] == k) for k in ("post", "comment", "reply")}
+    assert kinds == {"post": 3, "comment": 153, "reply": 1}
+    reply = items["1001_900"]
+    assert (reply["parent_id"], reply["post_id"]) == ("1001_1", f"{PAGE_ID}_1001")
+    hidden = json.loads(items["1002_2"]["raw"])
+    assert hidden["is_hidden"] is True and hidden["message"] == "Hotfullt innehåll"  # kept, though hidden
+    for item in items.values():  # the raw JSON is what was sent, and its hash is over those characters
+        assert hashlib.sha256(item["raw"].encode()).hexdigest() == item["sha256"]
+        assert json.loads(item["raw"])["id"] == item["item_id"]
+    # Attachments: each downloaded once, hashed, kept under the store's collected/ folder.
+    files = {f["item_id"]: f for f in Services(registry).catalog.collected_files()}
+    assert set(files) == {f"{PAGE_ID}_1001", "1002_3"}
+    for item_id, name in ((f"{PAGE_ID}_1001", "plog.png"), ("1002_3", "skylt.png")):
+        stored = tmp_path / "store" / files[item_id]["path"]
+        assert stored.read_bytes() == graph.state.media[name]
+        assert files[item_id]["sha256"] == hashlib.sha256(graph.state.media[name]).hexdigest()
+    # Paging went to the end: the 150-comment thread took two pages.
+    assert graph.state.requests.count(f"/v26.0/{PAGE_ID}_1001/comments") == 2
+
+
+def test_later_collections_keep_edits_as_versions_and_mark_what_was_removed(tmp_path, graph):
+    registry = _register(tmp_path, graph)
+    assert collect(registry, graph).returncode == 0
+    quiet = _page(collect(registry, graph))  # nothing changed (but every media URL was signed anew)
+    assert (quiet["new"], quiet["changed"], quiet["removed"], quiet["files"]) == (0, 0, [], 0), quiet
+    first_seen = _items(registry)["1002_1"]["last_seen_at"]
+
+    posts = graph.state.posts
+    posts[1].comments[0].message = "När öppnar ni på lördagar? (Redigerat: och söndagar?)"  # an edit
+    removed = posts[1].comments.pop(2)  # the photo comment, removed by its author
+    posts[0].comments = [c for c in posts[0].comments if c.id != "1001_7"]  # removed under the records plan
+    posts.append(Post(f"{PAGE_ID}_1004", "Nytt inlägg om julmarknaden.", NOW))
+    page = _page(collect(registry, graph))
+    assert (page["new"], page["changed"]) == (1, 1), page
+    assert sorted(page["removed"]) == sorted([removed.id, "1001_7"])
+
+    items = _items(registry)
+    edited = Services(registry).catalog.item_history("facebook", "1002_1")
+    assert [json.loads(v["raw"])["message"] for v in edited] == [
+        "När öppnar ni på lördagar?", "När öppnar ni på lördagar? (Redigerat: och söndagar?)"]
+    gone = items[removed.id]
+    assert gone["removed_at"] is not None and gone["last_seen_at"] == first_seen  # last seen, first missed
+    assert json.loads(gone["raw"])["message"] == "Se bilden"  # nothing collected is deleted
+    assert (tmp_path / "store" / Services(registry).catalog.collected_file("facebook:photo-skylt.png")["path"]).exists()
+
+    posts[1].comments.append(removed)  # shown again (un-hidden by a moderator, say)
+    back = _page(collect(registry, graph))
+    assert back["back"] == 1 and _items(registry)[removed.id]["removed_at"] is None
+
+
+def test_a_token_that_expires_mid_collection_keeps_what_came_and_marks_nothing_removed(tmp_path, graph):
+    registry = _register(tmp_path, graph)
+    assert collect(registry, graph).returncode == 0
+    graph.state.posts[2].comments = []  # will not be reached: must not be marked removed
+    graph.state.posts[2].comments.append(Comment("1003_1", "Ny kommentar", "Cia C", NOW))
+    graph.state.requests.clear()
+    graph.state.expire_after = 2  # the posts' page and the first thread's first page, then 190/463
+    result = collect(registry, graph)
+    assert result.returncode == 1, result.stderr
+    page = _page(result)
+    assert (page["status"], page["failure"], page["removed"]) == ("failed", "token", [])
+    assert "190/463" in page["error"] and "Session has expired" in page["error"]
+    assert graph.state.token not in result.stdout + result.stderr  # the token is never printed
+    checked = subprocess.run([sys.executable, "-m", "archiver", "collect", "--check"], capture_output=True, text=True,
+                             env={**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_GRAPH_URL": graph.url},
+                             timeout=60, check=False)
+    assert checked.returncode == 1 and "TOKEN DOES NOT WORK" in checked.stdout, checked.stdout + checked.stderr
+    graph.state.expire_after = None  # a new token, say: the next collection goes on
+    again = _page(collect(registry, graph))
+    assert again["status"] == "ok" and "1003_1" in _items(registry)
+
+
+def test_rate_limits_are_waited_out_when_short_and_end_the_collection_when_long(tmp_path, graph):
+    from archiver.collect import facebook
+    from archiver.collect.run import collect_page
+
+    registry = _register(tmp_path, graph)
+    services = Services(registry)
+    waits: list[float] = []
+    collector = facebook.Collector(PAGE_ID, graph.state.token, graph.url)
+    collector.client.sleep = waits.append
+    graph.state.throttle = [1]  # "estimated_time_to_regain_access": 1 minute
+    outcome = collect_page(services.catalog, services.register.pages[0], collector, tmp_path / "store")
+    assert outcome.ok and waits == [60.0], (outcome, waits)
+    graph.state.throttle = [30]  # half an hour: longer than a collection waits
+    result = collect(registry, graph)
+    assert result.returncode == 1 and _page(result)["failure"] == "rate_limited"
+    assert "the next collection goes on" in _page(result)["error"]
+    assert _page(collect(registry, graph))["status"] == "ok"
+
+
+def test_a_token_file_others_can_read_is_refused_before_any_request(tmp_path, graph):
+    registry = _register(tmp_path, graph, token_mode=0o644)
+    result = collect(registry, graph)
+    assert result.returncode == 2 and "chmod 600" in result.stderr and "can be read by others" in result.stderr
+    assert graph.state.requests == []
+
+
+def test_api_entries_are_checked_with_the_register(tmp_path, graph):
+    registry = _register(tmp_path, graph, extra="""  - id: webb
+    platform: generic
+    url: https://www.gotene.se
+    owner: Kommunikation
+    api: {id: "x", token_env: ARCHIVER_WEB_TOKEN}
+""")
+    result = subprocess.run([sys.executable, "-m", "archiver", "pages", "check"], capture_output=True, text=True,
+                            env={**os.environ, "ARCHIVER_REGISTRY": str(registry)}, timeout=60, check=False)
+    assert result.returncode == 2 and "pages[1]" in result.stderr and "api: is for facebook, instagram, youtube" \
+        in result.stderr, result.stderr
+    both = _register(tmp_path, graph).read_text().replace("token_file: facebook.token",
+                                                          "token_file: facebook.token, token_env: X_TOKEN")
+    (tmp_path / "pages.yaml").write_text(both)
+    result = subprocess.run([sys.executable, "-m", "archiver", "pages", "check"], capture_output=True, text=True,
+                            env={**os.environ, "ARCHIVER_REGISTRY": str(tmp_path / "pages.yaml")}, timeout=60,
+                            check=False)
+    assert result.returncode == 2 and "token_file or its token_env" in result.stderr, result.stderr
