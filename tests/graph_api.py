@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 VERSION = "v26.0"
 PAGE_ID = "104857600123456"
+IG_USER = "17841400000000001"  # the Instagram professional account connected to the Page
 
 
 def fb_time(moment: datetime) -> str:
@@ -73,9 +74,45 @@ class Post:
 
 
 @dataclass
+class IgComment:
+    id: str
+    text: str
+    username: str
+    timestamp: datetime
+    parent: str | None = None
+    hidden: bool = False
+
+    def node(self, fields: set[str]) -> dict:
+        data = {"id": self.id, "text": self.text, "timestamp": fb_time(self.timestamp), "username": self.username,
+                "from": {"id": str(abs(hash(self.username)) % 10**15), "username": self.username},
+                "hidden": self.hidden}
+        if self.parent:
+            data["parent_id"] = self.parent
+        return {k: v for k, v in data.items() if k in fields or k == "id"}
+
+
+@dataclass
+class IgMedia:
+    id: str
+    caption: str
+    timestamp: datetime
+    image: str  # a file name under /media/
+    comments: list[IgComment] = field(default_factory=list)
+    fetches: int = 0
+
+    def node(self, base: str, fields: set[str]) -> dict:
+        self.fetches += 1
+        data = {"id": self.id, "caption": self.caption, "media_type": "IMAGE", "timestamp": fb_time(self.timestamp),
+                "media_url": f"{base}/media/{self.image}?_nc_sig={self.fetches:08x}", "username": "gotenekommun",
+                "permalink": f"https://www.instagram.com/p/{self.id[-6:]}/"}
+        return {k: v for k, v in data.items() if k in fields or k == "id"}
+
+
+@dataclass
 class GraphState:
     token: str = "EAAtesttoken"
     posts: list[Post] = field(default_factory=list)
+    ig_media: list[IgMedia] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
     expire_after: int | None = None  # requests answered before the token expires (mid-collection)
     throttle: list[int] = field(default_factory=list)  # minutes to regain access, one per request throttled
@@ -156,6 +193,19 @@ class _Handler(BaseHTTPRequestHandler):
         fields = _fields(query.get("fields", "id"))
         if path == [PAGE_ID]:
             return self._send(200, {"id": PAGE_ID, "name": "Götene kommun"})
+        if path == [IG_USER]:
+            return self._send(200, {"id": IG_USER, "username": "gotenekommun"})
+        if path == [IG_USER, "media"]:
+            media = sorted(state.ig_media, key=lambda m: m.timestamp, reverse=True)
+            return self._list([m.node(base, fields) for m in media], parts.path, query)
+        ig_comments = {c.id: c for m in state.ig_media for c in m.comments}
+        if len(path) == 2 and path[1] == "comments" and path[0] in {m.id for m in state.ig_media}:
+            medium = next(m for m in state.ig_media if m.id == path[0])
+            top = sorted((c for c in medium.comments if c.parent is None), key=lambda c: c.timestamp)
+            return self._list([c.node(fields) for c in top], parts.path, query)
+        if len(path) == 2 and path[1] == "replies" and path[0] in ig_comments:
+            replies = sorted((c for c in ig_comments.values() if c.parent == path[0]), key=lambda c: c.timestamp)
+            return self._list([c.node(fields) for c in replies], parts.path, query)
         if path == [PAGE_ID, "published_posts"]:
             since = int(query.get("since", 0))
             nodes = [p.node(base, fields) for p in sorted(state.posts, key=lambda p: p.created, reverse=True)

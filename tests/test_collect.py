@@ -212,3 +212,115 @@ def test_api_entries_are_checked_with_the_register(tmp_path, graph):
                             env={**os.environ, "ARCHIVER_REGISTRY": str(tmp_path / "pages.yaml")}, timeout=60,
                             check=False)
     assert result.returncode == 2 and "token_file or its token_env" in result.stderr, result.stderr
+
+
+# -- YouTube ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def youtube():
+    from youtube_api import Video, YouTubeApi, YtComment
+
+    api = YouTubeApi()
+    api.state.thumbnail = _png((10, 120, 10))
+    api.state.videos = [
+        Video("vid00000001", "Budgeten 2027 förklarad", NOW - timedelta(days=5),
+              [YtComment(f"c{n}", f"Fråga {n}", f"Tittare {n}", NOW - timedelta(days=5, minutes=-n)) for n in range(130)]
+              + [YtComment("c0.r1", "Svar från kommunen", "Götene kommun", NOW - timedelta(days=4), parent="c0"),
+                 YtComment("c0.r2", "Tack!", "Tittare 0", NOW - timedelta(days=4), parent="c0")]),
+        Video("vid00000002", "Julmarknaden", NOW - timedelta(days=1)),
+    ]
+    yield api
+    api.close()
+
+
+def _yt_register(tmp_path: Path, youtube) -> tuple[Path, dict]:
+    from youtube_api import CHANNEL
+
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(f"""organisation: Götene kommun
+storage:
+  local: {json.dumps(str(tmp_path / "store"))}
+pages:
+  - id: youtube
+    platform: youtube
+    url: https://www.youtube.com/@gotenekommun
+    owner: Kommunikation
+    api: {{id: "{CHANNEL}", token_env: TEST_YOUTUBE_TOKEN}}
+""", encoding="utf-8")
+    env = {**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_YOUTUBE_URL": youtube.url,
+           "TEST_YOUTUBE_TOKEN": youtube.state.token}
+    return registry, env
+
+
+def _yt_collect(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archiver", "collect", "--json", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+def test_a_youtube_channels_videos_comments_and_replies_are_collected_and_removals_marked(tmp_path, youtube):
+    registry, env = _yt_register(tmp_path, youtube)
+    first = _yt_collect(env)
+    assert first.returncode == 0, first.stderr
+    page = _page(first)
+    assert (page["status"], page["new"], page["files"]) == ("ok", 2 + 130 + 2, 2), page
+    items = _items(registry)
+    assert items["c0.r1"]["kind"] == "reply" and items["c0.r1"]["parent_id"] == "c0"
+    assert json.loads(items["c5"]["raw"])["snippet"]["topLevelComment"]["snippet"]["textOriginal"] == "Fråga 5"
+    assert youtube.state.requests.count("/youtube/v3/commentThreads") == 1 + 2  # 130 threads: two pages of 100
+    video = youtube.state.videos[0]
+    video.comments = [c for c in video.comments if c.id != "c0.r2"]  # a reply removed
+    video.comments[3].text = "Fråga 3 (ändrad)"
+    second = _page(_yt_collect(env))
+    assert (second["changed"], second["removed"]) == (1, ["c0.r2"]), second
+    assert [json.loads(v["raw"])["snippet"]["topLevelComment"]["snippet"]["textOriginal"]
+            for v in Services(registry).catalog.item_history("youtube", "c3")] == ["Fråga 3", "Fråga 3 (ändrad)"]
+
+
+def test_youtube_quota_and_a_revoked_token_end_the_collection_and_are_reported(tmp_path, youtube):
+    _registry, env = _yt_register(tmp_path, youtube)
+    youtube.state.quota = 3  # channels, playlistItems, videos: then quotaExceeded on the first thread
+    result = _yt_collect(env)
+    assert result.returncode == 1 and _page(result)["failure"] == "rate_limited", result.stdout
+    assert "quotaExceeded" in _page(result)["error"]
+    youtube.state.quota = 10_000
+    revoked = _yt_collect({**env, "TEST_YOUTUBE_TOKEN": "ya29.revoked"})
+    assert revoked.returncode == 1 and _page(revoked)["failure"] == "token" and "authError" in _page(revoked)["error"]
+    assert _page(_yt_collect(env))["status"] == "ok"
+
+
+# -- Instagram ----------------------------------------------------------------------------------------------
+
+def test_an_instagram_accounts_media_comments_and_replies_are_collected_hidden_ones_too(tmp_path, graph):
+    from graph_api import IG_USER, IgComment, IgMedia
+
+    graph.state.media["torget.png"] = _png((200, 200, 20))
+    graph.state.ig_media = [IgMedia("18000000000000001", "Torget i kvällsljus #götene", NOW - timedelta(days=2),
+                                    "torget.png", [
+                                        IgComment("17900000000000001", "Så fint!", "anna.a", NOW - timedelta(days=2)),
+                                        IgComment("17900000000000002", "Olämpligt", "troll", NOW - timedelta(days=2),
+                                                  hidden=True),
+                                        IgComment("17900000000000003", "Tack Anna!", "gotenekommun",
+                                                  NOW - timedelta(days=1), parent="17900000000000001")])]
+    token = tmp_path / "ig.token"
+    token.write_text(graph.state.token)
+    token.chmod(0o600)
+    registry = tmp_path / "pages.yaml"
+    registry.write_text(f"""organisation: Götene kommun
+storage:
+  local: {json.dumps(str(tmp_path / "store"))}
+pages:
+  - id: instagram
+    platform: instagram
+    url: https://www.instagram.com/gotenekommun/
+    owner: Kommunikation
+    api: {{id: "{IG_USER}", token_file: ig.token}}
+""", encoding="utf-8")
+    result = collect(registry, graph)
+    assert result.returncode == 0, result.stderr
+    page = _page(result)
+    assert (page["new"], page["files"]) == (4, 1), page
+    items = _items(registry)
+    assert items["17900000000000003"]["kind"] == "reply" and items["17900000000000003"]["parent_id"] == "17900000000000001"
+    assert json.loads(items["17900000000000002"]["raw"])["hidden"] is True
+    again = _page(collect(registry, graph))  # the media URL is signed anew: not an edit, not a new download
+    assert (again["new"], again["changed"], again["files"]) == (0, 0, 0), again
