@@ -255,7 +255,7 @@ def bundle_store_catalog(register, run_info: RunInfo, captures: list[PageCapture
                 manifest_path = staging / manifest_io.MANIFEST_NAME
                 manifest_path.write_bytes(manifest_io.dump(manifest))
             with clock.step("timestamp"):
-                stamp = _trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
+                stamp = trusted_timestamp(register.bundle.timestamp, manifest, manifest_path)
                 manifest_sha = manifest_io.sha256_file(manifest_path)
             with clock.step("store"):
                 stored = store.put(bundle_id, staging)
@@ -367,7 +367,7 @@ def sync(store: Store, catalog: Catalog) -> dict:
         | ({"unreadable": unreadable} if unreadable else {})
 
 
-def _trusted_timestamp(settings: TimestampSettings | None, manifest: dict,
+def trusted_timestamp(settings: TimestampSettings | None, manifest: dict,
                        manifest_path: Path) -> dict | None:
     """Step: an RFC 3161 token over manifest.json's bytes from the register's TSA, stored beside it as
     manifest.json.tsr.

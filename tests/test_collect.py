@@ -324,3 +324,52 @@ pages:
     assert json.loads(items["17900000000000002"]["raw"])["hidden"] is True
     again = _page(collect(registry, graph))  # the media URL is signed anew: not an edit, not a new download
     assert (again["new"], again["changed"], again["files"]) == (0, 0, 0), again
+
+
+# -- a collection as a bundle -------------------------------------------------------------------------------
+
+def test_a_collection_bundle_renders_every_thread_keeps_raw_json_and_media_and_verifies(tmp_path, graph):
+    registry = _register(tmp_path, graph)
+    assert collect(registry, graph).returncode == 0
+    graph.state.posts[1].comments[0].message = "När öppnar ni på lördagar? (ändrat)"
+    graph.state.posts[1].comments.pop(1)  # the hidden threat, removed after being kept
+    assert collect(registry, graph).returncode == 0
+    env = {**os.environ, "ARCHIVER_REGISTRY": str(registry)}
+    since, until = (NOW - timedelta(days=10)).strftime("%Y-%m-%d"), (NOW + timedelta(days=1)).strftime("%Y-%m-%d")
+    made = subprocess.run([sys.executable, "-m", "archiver", "collect", "--bundle", "--since", since, "--until", until,
+                           "--by", "Registrator Rut", "--json"], capture_output=True, text=True, env=env, timeout=300,
+                          check=False)
+    assert made.returncode == 0, made.stderr
+    out = json.loads(made.stdout)
+    assert (out["posts"], out["comments"]) == (3, 154)
+    folder = Path(out["location"])
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "collection"
+    raw = {f["path"]: f for f in manifest["files"] if f["role"] == "raw"}
+    assert len(raw) == 3 + 154 + 1  # every item, and the edited comment twice
+    assert "raw-facebook-1002_1-2.json" in raw
+    media = [f for f in manifest["files"] if f["role"] == "media"]
+    assert sorted(m["sha256"] for m in media) == sorted(hashlib.sha256(d).hexdigest()
+                                                        for d in graph.state.media.values())
+    for entry in manifest["files"]:
+        assert hashlib.sha256((folder / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+    text = subprocess.run(["pdftotext", "-layout", str(folder / manifest["pdf"]["file"]), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    for expected in ("Vinterväghållningen börjar i natt.", "Tack för infon!", "Hotfullt innehåll", "BORTTAGET",
+                     "DOLT av sidans administratör", "(version 2 av 2)", "(ändrat)", "Troll T"):
+        assert expected in text, expected
+    verify = subprocess.run([sys.executable, "-m", "archiver", "bundles", "verify", out["bundle_id"]],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    registered = subprocess.run([sys.executable, "-m", "archiver", "register", out["bundle_id"], "--dnr", "KS 2026/55",
+                                 "--by", "Registrator Rut"], capture_output=True, text=True, env=env, timeout=120,
+                                check=False)
+    assert registered.returncode == 0, registered.stderr
+    exported = subprocess.run([sys.executable, "-m", "archiver", "bundles", "export", out["bundle_id"], "--format",
+                               "eark-sip", "--out", str(tmp_path / "sip"), "--json"], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+    assert exported.returncode == 0, exported.stderr
+    (folder / next(iter(raw))).write_text('{"id": "forged"}')
+    tampered = subprocess.run([sys.executable, "-m", "archiver", "bundles", "verify", out["bundle_id"]],
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert tampered.returncode == 1 and "collected files match manifest" in tampered.stdout

@@ -84,7 +84,7 @@ RUN_STEPS = [  # where it dies, what that leaves on disk, and the next command
     pytest.param("archiver.capture.screenshot:capture_tiles", "nothing", "run", id="capture"),
     pytest.param("archiver.bundle.wacz:build_wacz:return", "staging", "sync", id="wacz"),
     pytest.param("archiver.bundle.pdf:build_pdf:return", "staging", "sync", id="pdf-build"),
-    pytest.param("archiver.pipeline:_trusted_timestamp", "staging", "sync", id="manifest"),
+    pytest.param("archiver.pipeline:trusted_timestamp", "staging", "sync", id="manifest"),
     pytest.param("archiver.store.local:_fsync_dir", "stored", "sync", id="store-rename"),
     # The third insert() of the run is the bundles row: the runs and run_pages rows are written, uncommitted.
     pytest.param("archiver.catalog.db:insert:call@3", "stored", "run-if-due", id="catalog-write"),
@@ -107,7 +107,7 @@ def test_sigkill_in_each_step_of_a_run_leaves_nothing_half_written_and_the_next_
     stored = [b.bundle_id for b in LocalStore(store).list() if b.bundle_id != earlier]
     assert (len(staging), len(stored)) == ((left == "staging") * 1, (left == "stored") * 1), (staging, stored)
     if left == "staging":
-        assert (staging[0] / "manifest.json").exists() == point.endswith("_trusted_timestamp")
+        assert (staging[0] / "manifest.json").exists() == point.endswith("trusted_timestamp")
         # The WACZ is built before the PDF: killed then, the staging folder holds it alone.
         assert any(p.suffix == ".pdf" for p in staging[0].iterdir()) == ("build_wacz" not in point)
         assert any(p.suffix == ".wacz" for p in staging[0].iterdir())

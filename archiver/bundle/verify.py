@@ -85,6 +85,8 @@ def verify_bundle(folder: Path, catalog_row: dict | None = None, *,
         return result
     with pdf:
         _check_pixels(pdf, manifest, result)
+    if manifest.get("kind") == "collection":
+        _check_files(folder, manifest, result)
     report = pikepdf.pdfa.validate_written(pdf_path, manifest["pdf"]["pdfa"])
     result.add(f"PDF/A-{manifest['pdf']['pdfa']} valid (pikepdf allowlist validator)", report.passed,
                "passed" if report.passed else _findings_in_words(report))
@@ -106,10 +108,25 @@ def _findings_in_words(report) -> str:
     return "\n".join(lines)
 
 
+def _check_files(folder: Path, manifest: dict, result: VerifyResult) -> None:
+    """A collection bundle's raw JSON and media (manifest `files`): each file's SHA-256 and size."""
+    files = manifest.get("files") or []
+    bad = []
+    for entry in files:
+        path = folder / entry["path"]
+        if not path.is_file():
+            bad.append(f"{entry['path']}: missing")
+        elif manifest_io.sha256_file(path) != entry["sha256"] or path.stat().st_size != entry["bytes"]:
+            bad.append(f"{entry['path']}: changed")
+    result.add("collected files match manifest", not bad,
+               "; ".join(bad[:20]) + (f"; … {len(bad) - 20} more" if len(bad) > 20 else "") if bad
+               else f"{len(files)} files")
+
+
 def _check_pixels(pdf: pikepdf.Pdf, manifest: dict, result: VerifyResult) -> None:
     for page in manifest["pages"]:
-        if page["status"] != "ok":
-            continue
+        if page["status"] != "ok" or (manifest.get("kind") == "collection" and not page.get("tiles")):
+            continue  # a collection's pages are listed as collected, not captured: no pixels
         stacked = hashlib.sha256()
         bad = []
         for tile in page["tiles"]:

@@ -11,13 +11,22 @@ from archiver.collect.http import CollectError
 @click.command("collect")
 @click.option("--page", "page_ids", multiple=True, metavar="ID", help="Only this page (repeatable).")
 @click.option("--check", is_flag=True, help="Only check that each page's token still works; collect nothing.")
+@click.option("--bundle", "as_bundle", is_flag=True,
+              help="Make a registrable PDF/A bundle of what was collected (with --since and --until) instead.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="With --bundle: posts published from this day.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="With --bundle: ...up to (not including) this day.")
+@click.option("--by", default=None, help="With --bundle: who asks for it (default the user name).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"pages": [{"id", "status", "failure", "error", "seen", "new", "changed", "removed", ...}]}.')
 @pass_services
-def collect(services: Services, page_ids: tuple[str, ...], check: bool, as_json: bool) -> None:
+def collect(services: Services, page_ids: tuple[str, ...], check: bool, as_bundle: bool, since, until,
+            by: str | None, as_json: bool) -> None:
     """Collect every post and comment of the pages whose register entry has `api:`, through the platform's
     own API: what is new or changed since the last collection, and what was removed. Safe from cron every
     hour (one collection at a time). Exit 1 when a page's collection failed or its token does not work."""
+    if as_bundle:
+        _bundle(services, page_ids, since, until, by, as_json)
+        return
     outcomes = services.check_tokens(page_ids) if check else services.collect(page_ids)
     if as_json:
         echo_json({"pages": outcomes})
@@ -33,3 +42,21 @@ def collect(services: Services, page_ids: tuple[str, ...], check: bool, as_json:
     failed = [o["id"] for o in outcomes if not (o["ok"] if check else o["status"] == "ok")]
     if failed:
         raise CollectError(f"{'token check' if check else 'collection'} failed for {', '.join(failed)}")
+
+
+def _bundle(services: Services, page_ids, since, until, by, as_json: bool) -> None:
+    import getpass
+
+    from archiver.collect.bundle import make_bundle
+    from archiver.errors import BadInputError
+    from archiver.registration import TIME_ZONE
+
+    if since is None or until is None:
+        raise BadInputError("--bundle needs --since DATE and --until DATE (YYYY-MM-DD)")
+    made = make_bundle(services, page_ids, since.replace(tzinfo=TIME_ZONE), until.replace(tzinfo=TIME_ZONE),
+                       by or getpass.getuser())
+    if as_json:
+        echo_json(made)
+    else:
+        click.echo(f"bundle {made['bundle_id']}: {made['posts']} post(s), {made['comments']} comment(s), "
+                   f"{made['files']} file(s) in {made['location']}")
