@@ -654,7 +654,7 @@ def test_pages_pass_the_nu_html_checker(web, tmp_path, replay_dir, monkeypatch):
     pages = {"login": (None, "/login"), "error": ("admin", "/bundles"), "overview": ("communicator", "/"),
              "snapshot": ("communicator", "/snapshot"), "bundles": ("registrar", "/bundles?registered=ja"),
              "users": ("admin", "/users"), "post": ("communicator", "/post"),
-             "retention": ("registrar", "/gallring")}
+             "retention": ("registrar", "/gallring"), "collected": ("registrar", "/insamlat")}
     monkeypatch.setenv("ARCHIVER_REPLAY_DIR", str(replay_dir))
     for row in web.services.catalog.list_bundles():  # a page bundle's page and a post bundle's (runs last)
         pages["post-bundle" if row["post"] else "bundle"] = ("registrar", f"/bundles/{row['id']}")

@@ -30,7 +30,17 @@ from archiver.web.shared import (
     cookie_secure,
     csrf_ok,
 )
-from archiver.web.views import bundles, capture, compare, overview, replay, retention, signin, users
+from archiver.web.views import (
+    bundles,
+    capture,
+    collected,
+    compare,
+    overview,
+    replay,
+    retention,
+    signin,
+    users,
+)
 from archiver.web.words import (
     ACTION_NAMES,
     ERROR_TEXTS,
@@ -59,7 +69,8 @@ ADMIN = frozenset({"admin"})
 READERS = frozenset({"communicator", "registrar"})
 
 # The blueprints, one per area, in the order their routes are registered.
-BLUEPRINTS = (signin.bp, overview.bp, capture.bp, retention.bp, bundles.bp, compare.bp, replay.bp, users.bp)
+BLUEPRINTS = (signin.bp, overview.bp, capture.bp, retention.bp, bundles.bp, compare.bp, collected.bp, replay.bp,
+              users.bp)
 
 # Routes anyone may reach, without a session.
 # ReplayWeb.page's two scripts are published code, and a service worker's script is fetched without asking.
@@ -87,6 +98,7 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "replay.download_wacz": READERS,
     "compare.compare": READERS,  # a comparison reads two bundles, as downloading them does
     "compare.report": READERS,
+    "collected.collected": READERS,  # removed items in it: the registrar only (views/collected.py)
     "bundles.verify": REGISTRAR,
     "bundles.register": REGISTRAR,
     "users.users": ADMIN,
