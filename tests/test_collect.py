@@ -328,7 +328,8 @@ pages:
 
 # -- a collection as a bundle -------------------------------------------------------------------------------
 
-def test_a_collection_bundle_renders_every_thread_keeps_raw_json_and_media_and_verifies(tmp_path, graph):
+def test_a_collection_bundle_renders_every_thread_keeps_raw_json_and_media_and_verifies(tmp_path, graph,
+                                                                                         eark_validator):
     registry = _register(tmp_path, graph)
     assert collect(registry, graph).returncode == 0
     graph.state.posts[1].comments[0].message = "När öppnar ni på lördagar? (ändrat)"
@@ -369,6 +370,13 @@ def test_a_collection_bundle_renders_every_thread_keeps_raw_json_and_media_and_v
                                "eark-sip", "--out", str(tmp_path / "sip"), "--json"], capture_output=True, text=True,
                               env=env, timeout=120, check=False)
     assert exported.returncode == 0, exported.stderr
+    from eark_check import assert_eark_valid
+
+    sip = Path(json.loads(exported.stdout)["sip"])
+    data = sorted(p.name for p in (sip / "representations" / "rep2" / "data").iterdir())
+    assert data == sorted(f["path"] for f in manifest["files"])  # the raw JSON and media, as the second representation
+    assert_eark_valid(eark_validator, sip)
+    assert (sip / "metadata" / "descriptive" / "erms.xml").is_file()
     (folder / next(iter(raw))).write_text('{"id": "forged"}')
     tampered = subprocess.run([sys.executable, "-m", "archiver", "bundles", "verify", out["bundle_id"]],
                               capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -84,6 +84,22 @@ class _Rep:
     pronom: str | None
     sha256: str  # the manifest's
     what: str  # in words, for PREMIS and the README
+    extra: tuple[tuple[Path, str, str], ...] = ()  # more data files: (source, MIME type, the manifest's SHA-256)
+
+
+JSON_FORMAT = {"name": "JSON", "version": "RFC 8259", "pronom": "fmt/817"}
+
+
+def _collected_rep(bundle_folder: Path, files: list[dict]) -> _Rep:
+    """A collection bundle's raw JSON and media (manifest `files`) as one representation, beside its PDF/A."""
+    def mimetype(entry: dict) -> str:
+        return "application/json" if entry["role"] == "raw" else entry.get("media_type") or "application/octet-stream"
+
+    first, *rest = files
+    return _Rep("rep2", bundle_folder / first["path"], mimetype(first), JSON_FORMAT["name"], JSON_FORMAT["version"],
+                JSON_FORMAT["pronom"], first["sha256"],
+                "every version of every collected item as the platform's API sent it, and the attachments",
+                tuple((bundle_folder / e["path"], mimetype(e), e["sha256"]) for e in rest))
 
 
 def _representations(bundle_folder: Path, manifest: dict) -> list[_Rep]:
@@ -95,6 +111,8 @@ def _representations(bundle_folder: Path, manifest: dict) -> list[_Rep]:
         reps.append(_Rep("rep2", bundle_folder / wacz["file"], wacz.get("media_type") or WACZ_MEDIA_TYPE,
                          "WACZ", "1.1.1", None, wacz["sha256"],
                          "the web archive (WARC records in a WACZ) recorded in the same visit"))
+    if manifest.get("files"):
+        reps.append(_collected_rep(bundle_folder, manifest["files"]))
     return reps
 
 @dataclass(frozen=True)
@@ -147,8 +165,9 @@ def build_sip(bundle_folder: Path, out_dir: Path, *, catalog_row: dict | None = 
         raise BadInputError(f"{manifest_path}: not a readable bundle manifest ({exc})") from exc
     reps = _representations(bundle_folder, manifest)
     for representation in reps:
-        if not representation.source.is_file():
-            raise BadInputError(f"{bundle_folder}: the manifest names {representation.source.name}, which is not there")
+        for source in (representation.source, *(e[0] for e in representation.extra)):
+            if not source.is_file():
+                raise BadInputError(f"{bundle_folder}: the manifest names {source.name}, which is not there")
     _check_hashes(reps, manifest_path, catalog_row)
     if not all((SCHEMAS_DIR / name).is_file() for name in SCHEMA_FILES):
         raise ConfigurationError(f"the XML schemas the SIP ships are missing from {SCHEMAS_DIR}; reinstall archiver")
@@ -183,6 +202,10 @@ def _check_hashes(reps: list[_Rep], manifest_path: Path, catalog_row: dict | Non
         raise VerificationError(f"{manifest_path} does not match the catalog's SHA-256; "
                                 "run `archiver bundles verify` before exporting")
     for representation in reps:
+        for source, _mimetype, wanted in representation.extra:
+            if manifest_io.sha256_file(source) != wanted:
+                raise VerificationError(f"{source} does not match the manifest's SHA-256; "
+                                        "run `archiver bundles verify` before exporting")
         digest = manifest_io.sha256_file(representation.source)
         expected = {"manifest": representation.sha256}
         if catalog_row is not None and representation.name == REPRESENTATION:
@@ -241,10 +264,15 @@ class _Writer:
             if data.sha256 != representation.sha256:
                 raise VerificationError(f"the copy of {representation.source} differs from the original; "
                                         "disk or memory fault?")
+            extras = []
+            for source, mimetype, wanted in representation.extra:
+                extras.append(self._copy(source, f"{base}data/{source.name}", mimetype, m.get("run_end")))
+                if extras[-1].sha256 != wanted:
+                    raise VerificationError(f"the copy of {source} differs from the original; disk or memory fault?")
             premis_file = self._write_xml(f"{base}metadata/preservation/premis.xml",
-                                          rep_premis(self, representation, data, base))
+                                          rep_premis(self, representation, data, base, extras))
             written.append((representation, data, self._write_xml(
-                f"{base}METS.xml", self._rep_mets(representation, data, premis_file, base))))
+                f"{base}METS.xml", self._rep_mets(representation, data, premis_file, base, extras))))
         manifest_created = iso(datetime.fromtimestamp(manifest_path.stat().st_mtime, UTC))
         manifest_file = self._copy(manifest_path, "metadata/other/manifest.json", "application/json",
                                    manifest_created)
@@ -367,7 +395,8 @@ class _Writer:
                 q("xlink:title"): f"grp-{representation.name}"})
         return mets
 
-    def _rep_mets(self, representation: _Rep, data: _File, rep_premis: _File, base: str) -> ET.Element:
+    def _rep_mets(self, representation: _Rep, data: _File, rep_premis: _File, base: str,
+                  extras: list[_File] = ()) -> ET.Element:
         ident = representation.name
         mets = self._mets_root(ident, "../../schemas/")
         amd = ET.SubElement(mets, q("mets:amdSec"), {"ID": f"{ident}-amd"})
@@ -380,7 +409,11 @@ class _Writer:
             **({q("sip:FILEFORMATREGISTRY"): "PRONOM", q("sip:FILEFORMATKEY"): representation.pronom}
                if representation.pronom else {}),
         }
-        self._file_group(file_sec, "Data", f"{ident}-grp-data", [data], base=base, formats={data.rel: data_format})
+        formats = {data.rel: data_format} | {
+            e.rel: {q("sip:FILEFORMATNAME"): JSON_FORMAT["name"], q("sip:FILEFORMATVERSION"): JSON_FORMAT["version"],
+                    q("sip:FILEFORMATREGISTRY"): "PRONOM", q("sip:FILEFORMATKEY"): JSON_FORMAT["pronom"]}
+            for e in extras if e.mimetype == "application/json"}
+        self._file_group(file_sec, "Data", f"{ident}-grp-data", [data, *extras], base=base, formats=formats)
         struct = ET.SubElement(mets, q("mets:structMap"), {"ID": f"{ident}-structmap-csip", "TYPE": "PHYSICAL",
                                                            "LABEL": "CSIP"})
         top = self._div(struct, f"{ident}-div", ident)

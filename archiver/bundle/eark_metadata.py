@@ -80,10 +80,23 @@ def dublin_core(w) -> ET.Element:
     return dc
 
 # -- PREMIS ---------------------------------------------------------------------------------------------------
-def rep_premis(w, representation, pdf, base: str) -> ET.Element:
+def rep_premis(w, representation, pdf, base: str, extras: list = ()) -> ET.Element:
     m = w.manifest
     tool = m.get("tool", {})
     premis = _premis_root()
+    for extra in extras:  # a collection's further data files: each with its fixity
+        other = ET.SubElement(premis, q("premis:object"), {q("xsi:type"): "premis:file"})
+        _identifier(other, "object", "local", extra.rel[len(base):])
+        chars = ET.SubElement(other, q("premis:objectCharacteristics"))
+        _text(chars, "compositionLevel", "0")
+        fixity = ET.SubElement(chars, q("premis:fixity"))
+        _text(fixity, "messageDigestAlgorithm", "SHA-256")
+        _text(fixity, "messageDigest", extra.sha256)
+        _text(chars, "size", str(extra.size))
+        fmt = ET.SubElement(chars, q("premis:format"))
+        designation = ET.SubElement(fmt, q("premis:formatDesignation"))
+        _text(designation, "formatName", extra.mimetype)
+        _text(other, "originalName", extra.rel.rsplit("/", 1)[-1])
     obj = ET.SubElement(premis, q("premis:object"), {q("xsi:type"): "premis:file"})
     _identifier(obj, "object", "local", pdf.rel[len(base):])
     chars = ET.SubElement(obj, q("premis:objectCharacteristics"))
