@@ -45,6 +45,7 @@ from archiver.errors import ArchiverError, BusyError
 log = logging.getLogger(__name__)
 
 JOB_ID = "archiver-scheduled-run"
+COLLECT_JOB_ID = "archiver-scheduled-collection"  # `collect.cron`, when pages have api:
 CATCH_UP_ID = "archiver-abandoned-run"
 JOBS_TABLE = "apscheduler_jobs"
 
@@ -94,6 +95,22 @@ def scheduled_run(registry: str) -> str:
     except ArchiverError as exc:
         log.error("scheduled run not made: %s", exc)
         return f"failed: {exc}"
+
+
+def scheduled_collection(registry: str) -> str:
+    """The stored collection job (`collect.cron`): `archiver collect` of every page with `api:`, as the CLI
+    makes it. A module-level function for the job store; says how it ended in its return value."""
+    from archiver.services import Services
+
+    try:
+        outcomes = Services(registry).collect()
+    except BusyError as exc:
+        return f"busy: {exc}"
+    except ArchiverError as exc:
+        log.error("scheduled collection not made: %s", exc)
+        return f"failed: {exc}"
+    failed = [o["id"] for o in outcomes if o["status"] != "ok"]
+    return f"failed: {', '.join(failed)}" if failed else "done"
 
 
 def _run_in_process(services, request):
@@ -154,7 +171,9 @@ class ScheduledRuns:
             self.scheduler.shutdown(wait=False)
 
     def on_event(self, event) -> None:
-        """A job ended: note an abandoned run, retry a busy one later."""
+        """A job ended: note an abandoned run, retry a busy one later (a collection is just made next time)."""
+        if getattr(event, "job_id", None) == COLLECT_JOB_ID:
+            return
         outcome = getattr(event, "retval", None) or ""
         if outcome == "abandoned" and self.scheduler is not None:
             # Its fire was used up when it began: a one-off job in the stored jobs makes it when the
@@ -171,7 +190,8 @@ class ScheduledRuns:
                                    name="retry after busy", jobstore="once", replace_existing=True)
 
 
-def build_scheduler(runs: ScheduledRuns, cron: str, engine, *, run_now: bool = False) -> BlockingScheduler:
+def build_scheduler(runs: ScheduledRuns, cron: str, engine, *, run_now: bool = False,
+                    collect_cron: str | None = None) -> BlockingScheduler:
     """The scheduler with its persistent job; `run_now` also runs once at start (not persisted)."""
     scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=runs.jobs_table), "once": MemoryJobStore()},
@@ -189,6 +209,12 @@ def build_scheduler(runs: ScheduledRuns, cron: str, engine, *, run_now: bool = F
     if run_now:
         scheduler.add_job(scheduled_run, "date", args=[registry], id="run-now", name="run now",
                           jobstore="once")
+    if collect_cron is not None:  # the register has pages with api: collected on their own schedule
+        # In memory, not the job table: an hourly collection missed while the scheduler was down is not
+        # worth catching up (the next one reads everything new since), and a register whose pages lose
+        # their api: leaves no stored job behind.
+        scheduler.add_job(scheduled_collection, CronTrigger.from_crontab(collect_cron), args=[registry],
+                          id=COLLECT_JOB_ID, name="scheduled collection", jobstore="once")
 
     def started(_event) -> None:
         job = scheduler.get_job(JOB_ID)
@@ -211,11 +237,11 @@ def _stored_job(engine, table: str):
     return store.lookup_job(JOB_ID)
 
 
-def serve(registry: str, cron: str, catalog, *, run_now: bool = False) -> int:
+def serve(registry: str, cron: str, catalog, *, run_now: bool = False, collect_cron: str | None = None) -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop."""
     runs = ScheduledRuns(registry, jobs_table_for(catalog))
     engine = catalog.engine
-    scheduler = build_scheduler(runs, cron, engine, run_now=run_now)
+    scheduler = build_scheduler(runs, cron, engine, run_now=run_now, collect_cron=collect_cron)
     previous = {sig: signal.signal(sig, runs.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:

@@ -12,6 +12,7 @@ import logging
 import os
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +111,8 @@ class Services:
                            {"reason": request.reason, "failed": [c.key for c in result.failed]})
         changes = (self.changes_since_last_scheduled(result.bundle_id)
                    if request.kind == "scheduled" and register.notify is not None else None)
+        if request.kind == "scheduled" and register.collect.bundle_with_scheduled_runs:
+            self.collection_bundle_for_run(result.bundle_id)
         return RunOutcome(result, notify_run(register, request, result, changes))  # a mail problem never raises
 
     def post(self, request: PostRequest, page_id: str | None = None) -> RunOutcome:
@@ -272,6 +275,26 @@ class Services:
         outcomes = collect_pages(self, page_ids)
         notify_collection(self.register, outcomes)  # a mail problem never raises
         return outcomes
+
+    def collection_bundle_for_run(self, bundle_id: str) -> dict | None:
+        """After a scheduled run (`collect: {bundle_with_scheduled_runs: true}`): a collection bundle of the
+        posts published since the previous scheduled run (or the schedule's interval), until this one began.
+        Nothing to bundle, or a failure, is logged and never affects the run."""
+        from archiver.collect.bundle import make_bundle
+
+        rows = [r for r in self.catalog.list_bundles() if r["kind"] == "scheduled"]
+        row = next((r for r in rows if r["id"] == bundle_id), None)
+        if row is None:
+            return None
+        earlier = [r for r in rows if r["created_at"] < row["created_at"]]
+        until = row["started_at"]
+        since = earlier[-1]["started_at"] if earlier else until - timedelta(
+            days=round(30.44 * self.register.schedule.interval_months))
+        try:
+            return make_bundle(self, (), since, until, "scheduler")
+        except ArchiverError as exc:
+            log.warning("no collection bundle with scheduled run %s: %s", bundle_id, exc)
+            return None
 
     def check_tokens(self, page_ids: tuple[str, ...] = ()) -> list[dict]:
         """Whether each page's API token still works (`collect --check`); a mail when one does not."""

@@ -418,3 +418,38 @@ def test_the_web_page_lists_collected_posts_with_threads_and_shows_removed_items
         for channel in list(server._map.values()):
             channel.close()
         thread.join(5)
+
+
+# -- on a schedule ----------------------------------------------------------------------------------------
+
+def test_the_scheduler_collects_on_its_own_cron_and_a_scheduled_run_bundles_the_period(tmp_path, graph, monkeypatch):
+    from synthetic import store_bundle
+
+    from archiver.catalog import Catalog
+    from archiver.scheduler import (
+        COLLECT_JOB_ID,
+        JOB_ID,
+        ScheduledRuns,
+        build_scheduler,
+        scheduled_collection,
+    )
+
+    registry = _register(tmp_path, graph, extra="").read_text().replace(
+        "pages:", "collect: {cron: \"*/10 * * * *\", bundle_with_scheduled_runs: true}\npages:")
+    (tmp_path / "pages.yaml").write_text(registry)
+    registry = tmp_path / "pages.yaml"
+    monkeypatch.setenv("ARCHIVER_GRAPH_URL", graph.url)
+    assert scheduled_collection(str(registry)) == "done"  # what the job runs: a whole collection
+    assert len(_items(registry)) == 157
+    catalog = Catalog(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    scheduler = build_scheduler(ScheduledRuns(str(registry)), "0 6 1 1,7 *", catalog.engine,
+                                collect_cron=Services(registry).register.collect.cron)
+    jobs = {job.id: job for job in scheduler.get_jobs()}  # not started: the jobs it would run
+    assert "minute='*/10'" in str(jobs[COLLECT_JOB_ID].trigger) and JOB_ID in jobs
+    services = Services(registry)  # two scheduled runs: the second bundles what was published between them
+    first = store_bundle(services, None, 1, NOW - timedelta(days=20))
+    second = store_bundle(services, None, 2, NOW)
+    made = services.collection_bundle_for_run(second)
+    assert made is not None and made["posts"] == 3 and made["comments"] == 154
+    assert services.catalog.get_bundle(made["bundle_id"])["kind"] == "collection"
+    assert services.collection_bundle_for_run(first) is None  # nothing collected was published before it

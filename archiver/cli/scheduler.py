@@ -17,4 +17,6 @@ def scheduler(ctx: click.Context, services: Services, run_now: bool) -> None:
     from archiver.scheduler import serve
 
     register = services.register  # a bad register (or cron) is refused here, exit 2
-    ctx.exit(serve(str(services.registry_path), register.schedule.cron, services.catalog, run_now=run_now))
+    collect_cron = register.collect.cron if any(p.api is not None for p in register.pages) else None
+    ctx.exit(serve(str(services.registry_path), register.schedule.cron, services.catalog, run_now=run_now,
+                   collect_cron=collect_cron))

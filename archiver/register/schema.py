@@ -346,6 +346,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:63].rstrip("-") or "organisation"
 
 
+class CollectSettings(_Model):
+    """`archiver collect` (archiver/collect): when `archiver scheduler` collects the pages with `api:`, and
+    whether a scheduled run also makes a bundle of what was collected since the previous one."""
+
+    cron: Annotated[str, AfterValidator(_check_cron)] = "15 * * * *"  # hourly, at a quarter past
+    bundle_with_scheduled_runs: bool = Field(False, strict=True)
+
+
 class Register(_Model):
     organisation: Text
     # Which organisation the catalog's rows are, when several share one catalog database (a regional
@@ -358,6 +366,7 @@ class Register(_Model):
     notify: NotifySettings | None = None
     rules: RulesSettings = RulesSettings()
     registration: RegistrationSettings = RegistrationSettings()
+    collect: CollectSettings = CollectSettings()
     pages: Annotated[list[PageEntry], AfterValidator(_check_has_pages)]
     _source_path: Path | None = PrivateAttr(None)
     _page_lines: dict[str, int] = PrivateAttr(default_factory=dict)  # page id → its line in the file
