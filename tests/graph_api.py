@@ -118,6 +118,7 @@ class GraphState:
     throttle: list[int] = field(default_factory=list)  # minutes to regain access, one per request throttled
     requests: list[str] = field(default_factory=list)
     page_size_cap: int = 100
+    edges: tuple[str, ...] = ("published_posts", "posts")  # the Page edges this server has
 
     def comments_of(self, post_id: str) -> list[Comment]:
         for post in self.posts:
@@ -206,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(path) == 2 and path[1] == "replies" and path[0] in ig_comments:
             replies = sorted((c for c in ig_comments.values() if c.parent == path[0]), key=lambda c: c.timestamp)
             return self._list([c.node(fields) for c in replies], parts.path, query)
-        if path == [PAGE_ID, "published_posts"]:
+        if len(path) == 2 and path[0] == PAGE_ID and path[1] in state.edges:
             since = int(query.get("since", 0))
             nodes = [p.node(base, fields) for p in sorted(state.posts, key=lambda p: p.created, reverse=True)
                      if p.created.timestamp() >= since]

@@ -283,6 +283,8 @@ def test_youtube_quota_and_a_revoked_token_end_the_collection_and_are_reported(t
     assert result.returncode == 1 and _page(result)["failure"] == "rate_limited", result.stdout
     assert "quotaExceeded" in _page(result)["error"]
     youtube.state.quota = 10_000
+    bare = _yt_collect({**env, "ARCHIVER_YOUTUBE_URL": youtube.url.removesuffix("/youtube/v3")})
+    assert _page(bare)["status"] == "ok", bare.stdout  # a bare host: the API's own path is added
     revoked = _yt_collect({**env, "TEST_YOUTUBE_TOKEN": "ya29.revoked"})
     assert revoked.returncode == 1 and _page(revoked)["failure"] == "token" and "authError" in _page(revoked)["error"]
     assert _page(_yt_collect(env))["status"] == "ok"
@@ -453,3 +455,14 @@ def test_the_scheduler_collects_on_its_own_cron_and_a_scheduled_run_bundles_the_
     assert made is not None and made["posts"] == 3 and made["comments"] == 154
     assert services.catalog.get_bundle(made["bundle_id"])["kind"] == "collection"
     assert services.collection_bundle_for_run(first) is None  # nothing collected was published before it
+
+
+def test_a_graph_url_with_its_version_and_a_server_with_only_posts_are_both_read(tmp_path, graph):
+    """ARCHIVER_GRAPH_URL may name the version itself; a Page API without published_posts is read by /posts."""
+    registry = _register(tmp_path, graph)
+    graph.state.edges = ("posts",)
+    env = {**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_GRAPH_URL": f"{graph.url}/v26.0/"}
+    result = subprocess.run([sys.executable, "-m", "archiver", "collect", "--json"], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert _page(result)["new"] == 157 and f"/v26.0/{PAGE_ID}/posts" in graph.state.requests

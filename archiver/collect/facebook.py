@@ -12,14 +12,19 @@ rate limits, waited out as long as `X-Business-Use-Case-Usage` (or `X-App-Usage`
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
+import re
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.catalog.collected import Seen
-from archiver.collect.http import ApiClient, Problem
+from archiver.collect.http import ApiClient, CollectError, NetworkError, Problem, RateLimited, TokenError
 from archiver.collect.raw import list_items, sha256_text
 from archiver.collect.run import Attachment
+
+log = logging.getLogger(__name__)
 
 BASE_URL = "https://graph.facebook.com"
 VERSION = "v26.0"
@@ -31,6 +36,12 @@ TOKEN_CODES = {102, 190, 10} | set(range(200, 300))
 RATE_CODES = {4, 17, 32, 613} | set(range(80001, 80015))
 RETRY_CODES = {1, 2}
 DEFAULT_WAIT_S = 60.0
+
+
+def versioned(base_url: str) -> str:
+    """The API's base with the pinned version, unless the URL given (ARCHIVER_GRAPH_URL) names one already."""
+    base = base_url.rstrip("/")
+    return base if re.search(r"/v\d+\.\d+$", base) else f"{base}/{VERSION}"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -95,7 +106,7 @@ class Collector:
 
     def __init__(self, account_id: str, token: str, base_url: str = BASE_URL):
         self.account_id = account_id
-        self.client = ApiClient(f"{base_url.rstrip('/')}/{VERSION}", classify, params={"access_token": token})
+        self.client = ApiClient(versioned(base_url), classify, params={"access_token": token})
 
     def _pages(self, path: str, params: dict):
         """Every item of an edge, page after page, each as (raw JSON text, item)."""
@@ -104,8 +115,6 @@ class Collector:
             try:
                 whole, items = list_items(response.text, "data")
             except ValueError as exc:
-                from archiver.collect.http import CollectError
-
                 raise CollectError(f"{path}: not a Graph API list ({exc})") from exc
             yield from items
             following = (whole.get("paging") or {}).get("next")
@@ -121,7 +130,16 @@ class Collector:
         params = {"fields": POST_FIELDS}
         if since is not None:
             params["since"] = int(since.timestamp())
-        for raw, item in self._pages(f"{self.account_id}/published_posts", params):
+        pages = self._pages(f"{self.account_id}/published_posts", params)
+        try:
+            first = next(pages, None)
+        except (TokenError, RateLimited, NetworkError):
+            raise
+        except CollectError as exc:  # an API without this edge (as older versions were): the Page's /posts
+            log.info("%s: published_posts refused (%s); reading /posts instead", self.account_id, exc)
+            pages = self._pages(f"{self.account_id}/posts", params)
+            first = next(pages, None)
+        for raw, item in itertools.chain([first] if first is not None else [], pages):
             yield Seen("post", item["id"], raw, sha256_text(raw), _content(item, self.post_keys),
                        None, item["id"], parse_time(item.get("created_time")))
 

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 
 from archiver.catalog.collected import Seen
-from archiver.collect.facebook import PAGE_SIZE, VERSION, _content, classify, parse_time
+from archiver.collect.facebook import PAGE_SIZE, _content, classify, parse_time, versioned
 from archiver.collect.http import ApiClient, CollectError
 from archiver.collect.raw import list_items, sha256_text
 from archiver.collect.run import Attachment
@@ -31,7 +31,7 @@ class Collector:
 
     def __init__(self, account_id: str, token: str, base_url: str = BASE_URL):
         self.account_id = account_id
-        self.client = ApiClient(f"{base_url.rstrip('/')}/{VERSION}", classify, params={"access_token": token})
+        self.client = ApiClient(versioned(base_url), classify, params={"access_token": token})
 
     def _pages(self, path: str, params: dict):
         response = self.client.get(path, {**params, "limit": PAGE_SIZE})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from archiver.catalog.collected import Seen
 from archiver.collect.http import ApiClient, CollectError, Problem
@@ -30,6 +31,13 @@ THREAD_PAGE = 100
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 GONE_REASONS = {"commentsDisabled", "videoNotFound", "notFound"}
 QUOTA_WAIT_S = 24 * 3600.0  # more than any collection waits: the next day's collection goes on
+
+
+def with_path(base_url: str) -> str:
+    """ARCHIVER_YOUTUBE_URL replaces https://www.googleapis.com/youtube/v3; given as a bare host
+    (http://127.0.0.1:8080), the API's own path is added."""
+    base = base_url.rstrip("/")
+    return base if urlsplit(base).path not in ("", "/") else f"{base}/youtube/v3"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -64,7 +72,7 @@ class Collector:
 
     def __init__(self, account_id: str, token: str, base_url: str = BASE_URL):
         self.account_id = account_id
-        self.client = ApiClient(base_url.rstrip("/"), classify, headers={"Authorization": f"Bearer {token}"})
+        self.client = ApiClient(with_path(base_url), classify, headers={"Authorization": f"Bearer {token}"})
 
     def _pages(self, path: str, params: dict):
         token = None
