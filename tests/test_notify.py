@@ -181,3 +181,47 @@ def test_a_scheduled_runs_mail_names_the_pages_that_changed_and_the_posts_that_d
     assert "- kommun:" in second and "1 inlägg borta, 1 nya" in second
     assert "/kommun/posts/3" in second and POSTS[3][:40] in second
     assert "Rapport: " in second and ".pdf" in second
+
+
+def test_a_collection_whose_token_expired_is_mailed_and_a_quiet_success_is_not(tmp_path, smtp_server):
+    import os
+    import subprocess
+    import sys
+
+    from graph_api import PAGE_ID, GraphApi, GraphState, Post
+
+    from archiver.models import utcnow
+
+    port, inbox = smtp_server
+    graph = GraphApi(GraphState(posts=[Post(f"{PAGE_ID}_1", "Hej", utcnow())]))
+    try:
+        token = tmp_path / "fb.token"
+        token.write_text(graph.state.token)
+        token.chmod(0o600)
+        registry = tmp_path / "pages.yaml"
+        registry.write_text(f"""organisation: Götene kommun
+storage:
+  local: {json.dumps(str(tmp_path / "store"))}
+{notify_yaml(port, auth=False)}pages:
+  - id: facebook
+    platform: facebook
+    url: https://www.facebook.com/gotenekommun
+    owner: Kommunikation
+    api: {{id: "{PAGE_ID}", token_file: fb.token}}
+""", encoding="utf-8")
+        env = {**os.environ, "ARCHIVER_REGISTRY": str(registry), "ARCHIVER_GRAPH_URL": graph.url}
+
+        def collect():
+            return subprocess.run([sys.executable, "-m", "archiver", "collect"], capture_output=True, text=True,
+                                  env=env, timeout=120, check=False)
+
+        assert collect().returncode == 0 and inbox.messages == []  # an hourly success mails no one
+        graph.state.token = "EAArenewed-elsewhere"  # ours is now revoked
+        assert collect().returncode == 1
+        (_rcpt, raw), = inbox.messages
+        mail = message_from_bytes(raw, policy=default_policy)
+        assert mail["Subject"].startswith("Insamling via API: 1 sida/sidor misslyckades")
+        assert "facebook (facebook): token fungerar inte" in mail.get_content()
+        assert "archiver collect --check" in mail.get_content()
+    finally:
+        graph.close()
