@@ -141,6 +141,11 @@ def test_later_collections_keep_edits_as_versions_and_mark_what_was_removed(tmp_
     assert json.loads(gone["raw"])["message"] == "Se bilden"  # nothing collected is deleted
     assert (tmp_path / "store" / Services(registry).catalog.collected_file("facebook:photo-skylt.png")["path"]).exists()
 
+    listed = subprocess.run([sys.executable, "-m", "archiver", "collect", "--list", "--json"], capture_output=True,
+                            text=True, env={**os.environ, "ARCHIVER_REGISTRY": str(registry)}, timeout=60, check=False)
+    by_id = {i["item_id"]: i for i in json.loads(listed.stdout)}
+    assert len(by_id) == 158 and by_id[removed.id]["removed_at"] and by_id["1002_1"]["versions"] == 2
+
     posts[1].comments.append(removed)  # shown again (un-hidden by a moderator, say)
     back = _page(collect(registry, graph))
     assert back["back"] == 1 and _items(registry)[removed.id]["removed_at"] is None

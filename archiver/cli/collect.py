@@ -11,6 +11,8 @@ from archiver.collect.http import CollectError
 @click.command("collect")
 @click.option("--page", "page_ids", multiple=True, metavar="ID", help="Only this page (repeatable).")
 @click.option("--check", is_flag=True, help="Only check that each page's token still works; collect nothing.")
+@click.option("--list", "as_list", is_flag=True,
+              help="List what the catalog holds (every item ever collected, removed ones marked); collect nothing.")
 @click.option("--bundle", "as_bundle", is_flag=True,
               help="Make a registrable PDF/A bundle of what was collected (with --since and --until) instead.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="With --bundle: posts published from this day.")
@@ -19,13 +21,16 @@ from archiver.collect.http import CollectError
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"pages": [{"id", "status", "failure", "error", "seen", "new", "changed", "removed", ...}]}.')
 @pass_services
-def collect(services: Services, page_ids: tuple[str, ...], check: bool, as_bundle: bool, since, until,
-            by: str | None, as_json: bool) -> None:
+def collect(services: Services, page_ids: tuple[str, ...], check: bool, as_list: bool, as_bundle: bool, since,
+            until, by: str | None, as_json: bool) -> None:
     """Collect every post and comment of the pages whose register entry has `api:`, through the platform's
     own API: what is new or changed since the last collection, and what was removed. Safe from cron every
     hour (one collection at a time). Exit 1 when a page's collection failed or its token does not work."""
     if as_bundle:
         _bundle(services, page_ids, since, until, by, as_json)
+        return
+    if as_list:
+        _list(services, page_ids, as_json)
         return
     outcomes = services.check_tokens(page_ids) if check else services.collect(page_ids)
     if as_json:
@@ -60,3 +65,20 @@ def _bundle(services: Services, page_ids, since, until, by, as_json: bool) -> No
     else:
         click.echo(f"bundle {made['bundle_id']}: {made['posts']} post(s), {made['comments']} comment(s), "
                    f"{made['files']} file(s) in {made['location']}")
+
+
+LISTED = ("platform", "page_id", "kind", "item_id", "parent_id", "post_id", "created_at", "first_seen_at",
+          "last_seen_at", "removed_at", "versions", "sha256")
+
+
+def _list(services: Services, page_ids: tuple[str, ...], as_json: bool) -> None:
+    rows = [r for r in services.catalog.collected() if not page_ids or r["page_id"] in page_ids]
+    if as_json:
+        echo_json([{k: r[k] for k in LISTED} for r in rows])
+        return
+    for r in rows:
+        removed = f"  REMOVED (last seen {r['last_seen_at']:%Y-%m-%d %H:%M}, missed {r['removed_at']:%Y-%m-%d %H:%M} UTC)" \
+            if r["removed_at"] else ""
+        click.echo(f"{r['page_id']} {r['kind']:<7} {r['item_id']}  v{r['versions']}  {r['sha256'][:12]}{removed}")
+    if not rows:
+        click.echo("nothing collected yet")
