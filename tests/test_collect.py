@@ -391,10 +391,8 @@ def test_a_collection_bundle_renders_every_thread_keeps_raw_json_and_media_and_v
 
 
 def test_the_web_page_lists_collected_posts_with_threads_and_shows_removed_items_to_the_registrar(tmp_path, graph):
-    import threading
-
-    import waitress
     from test_web import PASSWORD, USERS, Web, request, session_for
+    from webserve import serving
 
     from archiver.web import accounts
     from archiver.web.app import create_app
@@ -407,11 +405,8 @@ def test_the_web_page_lists_collected_posts_with_threads_and_shows_removed_items
     for role, name in USERS.items():
         accounts.add_user(services.catalog, name, role, PASSWORD)
     app = create_app(services)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        web = Web(f"http://127.0.0.1:{server.effective_port}", services, app)
+    with serving(app) as base:
+        web = Web(base, services, app)
         registrar = request(web, "GET", "/insamlat", cookies=session_for(web, "registrar")[0])
         assert registrar.status == 200 and "Vinterväghållningen börjar i natt." in registrar.body
         assert "Tack för infon!" in registrar.body and "Hotfullt innehåll" in registrar.body
@@ -420,11 +415,6 @@ def test_the_web_page_lists_collected_posts_with_threads_and_shows_removed_items
         assert communicator.status == 200 and "Hotfullt innehåll" not in communicator.body
         assert "1 borttagna inlägg eller kommentarer visas bara för registratorn" in communicator.body
         assert request(web, "GET", "/insamlat", cookies=session_for(web, "admin")[0]).status == 403
-    finally:
-        server.task_dispatcher.shutdown()
-        for channel in list(server._map.values()):
-            channel.close()
-        thread.join(5)
 
 
 # -- on a schedule ----------------------------------------------------------------------------------------

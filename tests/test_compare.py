@@ -216,10 +216,8 @@ def test_posts_are_matched_by_permalink_then_text_then_a_unique_author_and_time(
 
 @pytest.mark.browser
 def test_the_web_page_compares_with_the_previous_bundle_and_serves_the_report(three_runs):
-    import threading
-
-    import waitress
     from test_web import PASSWORD, USERS, Web, request, session_for
+    from webserve import serving
 
     from archiver.services import Services
     from archiver.web import accounts
@@ -231,11 +229,8 @@ def test_the_web_page_compares_with_the_previous_bundle_and_serves_the_report(th
         if not any(u.name == name for u in accounts.list_users(services.catalog)):
             accounts.add_user(services.catalog, name, role, PASSWORD)
     app = create_app(services)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        web = Web(f"http://127.0.0.1:{server.effective_port}", services, app)
+    with serving(app) as base:
+        web = Web(base, services, app)
         cookies, csrf = session_for(web, "communicator")
         snapshot = request(web, "GET", f"/bundles/{first}", cookies=cookies)
         # A pre-change snapshot offers the next capture of its page.
@@ -253,11 +248,6 @@ def test_the_web_page_compares_with_the_previous_bundle_and_serves_the_report(th
         listed = request(web, "GET", f"/bundles/{first}", cookies=cookies)
         assert done.location.split("/")[-1] in listed.body  # both bundles' pages list the report
         assert request(web, "GET", "/jamforelser/..%2Fcatalog.sqlite", cookies=cookies).status == 404
-    finally:
-        server.task_dispatcher.shutdown()
-        for channel in list(server._map.values()):
-            channel.close()
-        thread.join(5)
 
 
 POSTS_HTML = """<!doctype html><html><body>

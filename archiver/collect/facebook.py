@@ -99,6 +99,22 @@ def _unsigned(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+def graph_pages(client: ApiClient, path: str, params: dict):
+    """An edge's items, a page at a time (each item as (raw JSON text, item)), following `next` until a
+    page has none: a short or empty page may still have one."""
+    response = client.get(path, {**params, "limit": PAGE_SIZE})
+    while True:
+        try:
+            whole, items = list_items(response.text, "data")
+        except ValueError as exc:
+            raise CollectError(f"{path}: not a Graph API list ({exc})") from exc
+        yield items
+        following = (whole.get("paging") or {}).get("next")
+        if not following:
+            return
+        response = client.get(following)
+
+
 class Collector:
     platform = "facebook"
     post_keys = ("message", "attachments", "is_hidden", "status_type", "permalink_url")
@@ -109,18 +125,8 @@ class Collector:
         self.client = ApiClient(versioned(base_url), classify, params={"access_token": token})
 
     def _pages(self, path: str, params: dict):
-        """Every item of an edge, page after page, each as (raw JSON text, item)."""
-        response = self.client.get(path, {**params, "limit": PAGE_SIZE})
-        while True:
-            try:
-                whole, items = list_items(response.text, "data")
-            except ValueError as exc:
-                raise CollectError(f"{path}: not a Graph API list ({exc})") from exc
+        for items in graph_pages(self.client, path, params):
             yield from items
-            following = (whole.get("paging") or {}).get("next")
-            if not following:
-                return
-            response = self.client.get(following)
 
     def check(self) -> dict:
         page = self.client.get(self.account_id, {"fields": "id,name"}).json()

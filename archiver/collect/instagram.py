@@ -13,9 +13,9 @@ import json
 from datetime import datetime
 
 from archiver.catalog.collected import Seen
-from archiver.collect.facebook import PAGE_SIZE, _content, classify, parse_time, versioned
-from archiver.collect.http import ApiClient, CollectError
-from archiver.collect.raw import list_items, sha256_text
+from archiver.collect.facebook import _content, classify, graph_pages, parse_time, versioned
+from archiver.collect.http import ApiClient
+from archiver.collect.raw import sha256_text
 from archiver.collect.run import Attachment
 
 BASE_URL = "https://graph.facebook.com"
@@ -34,17 +34,7 @@ class Collector:
         self.client = ApiClient(versioned(base_url), classify, params={"access_token": token})
 
     def _pages(self, path: str, params: dict):
-        response = self.client.get(path, {**params, "limit": PAGE_SIZE})
-        while True:
-            try:
-                whole, items = list_items(response.text, "data")
-            except ValueError as exc:
-                raise CollectError(f"{path}: not a Graph API list ({exc})") from exc
-            yield items
-            following = (whole.get("paging") or {}).get("next")
-            if not following:
-                return
-            response = self.client.get(following)
+        return graph_pages(self.client, path, params)
 
     def check(self) -> dict:
         account = self.client.get(self.account_id, {"fields": "id,username"}).json()

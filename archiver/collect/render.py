@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
-import pikepdf
-import pikepdf.pdfa
-from fpdf import FPDF
 from PIL import Image
 
 from archiver import TOOL_NAME, __version__
 from archiver.bundle.cover import fmt
-from archiver.bundle.fonts import find_font
+from archiver.bundle.textpdf import TextDocument, save_pdfa
 from archiver.errors import ArchiverError
 
 PLATFORM_SV = {"facebook": "Facebook", "instagram": "Instagram", "youtube": "YouTube"}
@@ -51,24 +47,7 @@ def hidden(item: dict) -> bool:
     return bool(item.get("is_hidden") or item.get("hidden"))
 
 
-class _Doc(FPDF):
-    def __init__(self, font: Path):
-        super().__init__(unit="pt", format="A4")
-        self.set_auto_page_break(True, margin=40)
-        self.set_margins(40, 40, 40)
-        self.add_font("Body", "", str(font))
-        self.set_font("Body", size=10)
-
-    def say(self, text: str, size: float = 10, indent: float = 0) -> None:
-        known = self.current_font.cmap
-        self.set_font_size(size)
-        self.set_x(self.l_margin + indent)
-        self.multi_cell(self.epw - indent, size * 1.35, "".join(ch for ch in text if ord(ch) in known or ch == "\n"),
-                        align="L", new_x="LMARGIN", new_y="NEXT")
-        self.set_font_size(10)
-
-
-def _image(doc: _Doc, data: bytes, indent: float) -> None:
+def _image(doc: TextDocument, data: bytes, indent: float) -> None:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
@@ -97,7 +76,7 @@ def _status(item: dict, history: list[dict]) -> list[str]:
     return lines
 
 
-def _item(doc: _Doc, platform: str, item: dict, history: list[dict], images: dict[str, list[bytes]],
+def _item(doc: TextDocument, platform: str, item: dict, history: list[dict], images: dict[str, list[bytes]],
           indent: float) -> None:
     for number, version in enumerate(history, 1):
         author, when, text = text_of(platform, json.loads(version["raw"]))
@@ -117,7 +96,7 @@ def render(dest: Path, *, organisation: str, pages: list[dict], period: tuple[da
            bundle_id: str) -> int:
     """Write the PDF/A; returns its page count. `items` are the catalog's rows (each with `raw`, its newest
     version), `history` every item's versions, `images` the attachments' bytes by item id."""
-    doc = _Doc(find_font())
+    doc = TextDocument()
     doc.add_page()
     doc.say("Inlägg och kommentarer insamlade via plattformarnas API", 16)
     doc.say(organisation, 12)
@@ -147,24 +126,5 @@ def render(dest: Path, *, organisation: str, pages: list[dict], period: tuple[da
                 thread(child["item_id"], depth + 1)
 
         thread(post["item_id"], 1)
-    with tempfile.TemporaryDirectory(prefix="archiver-collection-") as scratch:
-        draft = Path(scratch) / "draft.pdf"
-        doc.output(str(draft))
-        for font in doc.fonts.values():
-            if hasattr(font, "close"):
-                font.close()
-        with pikepdf.open(draft) as pdf:
-            if "/OpenAction" in pdf.Root:
-                del pdf.Root.OpenAction
-            with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-                meta["dc:title"] = f"Inlägg och kommentarer – {organisation} – {bundle_id}"
-                meta["dc:creator"] = [organisation]
-                meta["dc:identifier"] = bundle_id
-                meta["xmp:CreatorTool"] = f"{TOOL_NAME} {__version__}"
-            pages_count = len(pdf.pages)
-            try:
-                pikepdf.pdfa.save(pdf, dest, pdfa)
-            except pikepdf.pdfa.PdfaError as exc:
-                raise RenderError(f"the collection's PDF did not pass PDF/A-{pdfa} validation:\n"
-                                  f"{exc.report.summary()}") from exc
-    return pages_count
+    return save_pdfa(doc, dest, pdfa, error=RenderError, creator=organisation, identifier=bundle_id,
+                     title=f"Inlägg och kommentarer – {organisation} – {bundle_id}")

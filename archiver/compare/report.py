@@ -12,18 +12,14 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
-import pikepdf
-import pikepdf.pdfa
-from fpdf import FPDF
 from PIL import Image, ImageDraw
 
-from archiver import TOOL_NAME, __version__
+from archiver import TOOL_NAME
 from archiver.bundle.cover import fmt, reason_in_words
-from archiver.bundle.fonts import find_font
+from archiver.bundle.textpdf import TextDocument, save_pdfa
 from archiver.compare import Comparison, PageComparison
 from archiver.errors import ArchiverError
 
@@ -42,31 +38,9 @@ class ReportError(ArchiverError):
     """The report did not pass PDF/A validation (a defect: nothing is written)."""
 
 
-class _Report(FPDF):
-    def __init__(self, font: Path):
-        super().__init__(unit="pt", format="A4")
-        self.set_auto_page_break(True, margin=40)
-        self.set_margins(40, 40, 40)
-        self.add_font("Body", "", str(font))
-        self.set_font("Body", size=10)
-
-    def heading(self, text: str, size: float = 14) -> None:
-        self.set_font_size(size)
-        self.multi_cell(0, size * 1.3, text, align="L", new_x="LMARGIN", new_y="NEXT")
-        self.set_font_size(10)
-        self.ln(4)
-
+class _Report(TextDocument):
     def line_text(self, text: str, size: float = 10) -> None:
-        self.set_font_size(size)
-        known = self.current_font.cmap
-        self.multi_cell(0, size * 1.35, "".join(ch for ch in text if ord(ch) in known or ch == "\n"),
-                        align="L", new_x="LMARGIN", new_y="NEXT")
-        self.set_font_size(10)
-
-    def close_fonts(self) -> None:
-        for font in self.fonts.values():
-            if hasattr(font, "close"):
-                font.close()
+        self.say(text, size)
 
 
 def _post_line(post: dict, chars: int = 90) -> str:
@@ -204,32 +178,17 @@ def _page_section(doc: _Report, page: PageComparison, shown: list[tuple] | None)
 def write_report(comparison: Comparison, shown: dict[str, list[tuple]], dest: Path, level: str = "2b") -> Path:
     """The report as PDF/A (`level`: the register's, as its bundles) at `dest`, written whole or not at all,
     never over another file; `shown`: `crops` by capture key."""
-    doc = _Report(find_font())
+    doc = _Report()
     doc.add_page()
     _summary(doc, comparison)
     for page in comparison.pages:
         _page_section(doc, page, shown.get(page.key))
-    with tempfile.TemporaryDirectory(prefix="archiver-report-") as scratch:
-        draft = Path(scratch) / "draft.pdf"
-        doc.output(str(draft))
-        doc.close_fonts()
-        with pikepdf.open(draft) as pdf:
-            if "/OpenAction" in pdf.Root:  # fpdf2's "open at page 1, full width": outside PDF/A's allowlist
-                del pdf.Root.OpenAction
-            with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-                meta["dc:title"] = (f"Jämförelse av {comparison.old['bundle_id']} och {comparison.new['bundle_id']}")
-                meta["dc:creator"] = [comparison.new.get("organisation") or TOOL_NAME]
-                meta["xmp:CreatorTool"] = f"{TOOL_NAME} {__version__}"
-            partial = dest.with_name(f".{dest.name}.partial")
-            try:
-                pikepdf.pdfa.save(pdf, partial, level)
-            except pikepdf.pdfa.PdfaError as exc:
-                partial.unlink(missing_ok=True)
-                raise ReportError(f"the comparison report did not pass PDF/A-{level} validation:\n"
-                                  f"{exc.report.summary()}") from exc
-            try:
-                os.link(partial, dest)  # fails rather than replace a report another process wrote meanwhile
-            finally:
-                partial.unlink(missing_ok=True)
+    partial = dest.with_name(f".{dest.name}.partial")
+    try:
+        save_pdfa(doc, partial, level, error=ReportError, creator=comparison.new.get("organisation") or TOOL_NAME,
+                  title=f"Jämförelse av {comparison.old['bundle_id']} och {comparison.new['bundle_id']}")
+        os.link(partial, dest)  # fails rather than replace a report another process wrote meanwhile
+    finally:
+        partial.unlink(missing_ok=True)
     log.info("wrote the comparison report %s", dest)
     return dest
