@@ -461,3 +461,26 @@ def test_a_graph_url_with_its_version_and_a_server_with_only_posts_are_both_read
                             env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert _page(result)["new"] == 157 and f"/v26.0/{PAGE_ID}/posts" in graph.state.requests
+
+
+def test_a_collection_bundle_is_timestamped_like_every_bundle(tmp_path, graph):
+    from tsa import make_pki, serve_tsa
+
+    pki = make_pki(tmp_path / "pki")
+    with serve_tsa(pki) as tsa:
+        registry = _register(tmp_path, graph)
+        text = registry.read_text().replace("pages:", f"bundle:\n  timestamp: {{url: {json.dumps(tsa.url)}, "
+                                                      f"ca_file: {json.dumps(str(pki.ca_pem))}}}\npages:", 1)
+        registry.write_text(text)
+        assert collect(registry, graph).returncode == 0
+        env = {**os.environ, "ARCHIVER_REGISTRY": str(registry)}
+        since, until = (NOW - timedelta(days=10)).strftime("%Y-%m-%d"), (NOW + timedelta(days=1)).strftime("%Y-%m-%d")
+        made = subprocess.run([sys.executable, "-m", "archiver", "collect", "--bundle", "--since", since, "--until",
+                               until, "--json"], capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert made.returncode == 0, made.stderr
+        out = json.loads(made.stdout)
+        assert out["timestamp"]["status"] == "ok" and (Path(out["location"]) / "manifest.json.tsr").is_file()
+        verify = subprocess.run([sys.executable, "-m", "archiver", "bundles", "verify", out["bundle_id"], "--json"],
+                                capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert any("timestamp" in c["check"] and c["ok"] for c in json.loads(verify.stdout)["checks"])

@@ -140,6 +140,8 @@ def assemble(services, run_id: str):
     shutil.rmtree(run_dir, ignore_errors=True)
     changes = (services.changes_since_last_scheduled(run_id)
                if request.kind == "scheduled" and register.notify is not None else None)
+    if request.kind == "scheduled" and register.collect.bundle_with_scheduled_runs:
+        services.collection_bundle_for_run(run_id)  # as a run in one process does (Services.run)
     notify_run(register, request, result, changes)  # a mail problem never raises
     return result
 
