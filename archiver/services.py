@@ -203,9 +203,17 @@ class Services:
 
     def bundle_folder(self, bundle_id: str) -> Path:
         """Where a catalogued bundle's files are on this machine (an S3 bundle is fetched first)."""
-        check_bundle_id(bundle_id)
-        row = self.catalog.get_bundle(bundle_id)
-        return self.store.local_copy(bundle_id) if row["location"].startswith("s3://") else Path(row["location"])
+        return self._folder_of(self.catalog.get_bundle(check_bundle_id(bundle_id)))
+
+    def _folder_of(self, row: dict) -> Path:
+        return self.store.local_copy(row["id"]) if row["location"].startswith("s3://") else Path(row["location"])
+
+    def _previous_scheduled(self, bundle_id: str) -> tuple[dict | None, dict | None]:
+        """A scheduled bundle's catalog row and the scheduled bundle before it (None where there is none)."""
+        rows = [r for r in self.catalog.list_bundles() if r["kind"] == "scheduled"]
+        row = next((r for r in rows if r["id"] == bundle_id), None)
+        earlier = [r for r in rows if row is not None and r["created_at"] < row["created_at"]]
+        return row, earlier[-1] if earlier else None
 
     def compare(self, old_id: str, new_id: str, *, page: str | None = None, out_dir: Path | None = None,
                 by: str = "") -> tuple:
@@ -250,13 +258,10 @@ class Services:
         """For the mail after a scheduled run: what changed since the previous scheduled bundle (pages whose
         capture changed, posts gone), with the comparison's report. None when there is no earlier one; a
         comparison that cannot be made is {"error"}: the mail says so and the run is not affected."""
-        rows = self.catalog.list_bundles()
-        row = next((r for r in rows if r["id"] == bundle_id), None)
-        earlier = [r for r in rows if r["kind"] == "scheduled" and r["id"] != bundle_id and row is not None
-                   and r["created_at"] < row["created_at"]]
-        if row is None or not earlier:
+        _row, previous = self._previous_scheduled(bundle_id)
+        if previous is None:
             return None
-        since = earlier[-1]["id"]
+        since = previous["id"]
         try:
             comparison, report = self.compare(since, bundle_id, by="archiver (schemalagd körning)")
         except ArchiverError as exc:
@@ -282,13 +287,11 @@ class Services:
         Nothing to bundle, or a failure, is logged and never affects the run."""
         from archiver.collect.bundle import make_bundle
 
-        rows = [r for r in self.catalog.list_bundles() if r["kind"] == "scheduled"]
-        row = next((r for r in rows if r["id"] == bundle_id), None)
+        row, previous = self._previous_scheduled(bundle_id)
         if row is None:
             return None
-        earlier = [r for r in rows if r["created_at"] < row["created_at"]]
         until = row["started_at"]
-        since = earlier[-1]["started_at"] if earlier else until - timedelta(
+        since = previous["started_at"] if previous else until - timedelta(
             days=round(30.44 * self.register.schedule.interval_months))
         try:
             return make_bundle(self, (), since, until, "scheduler")
@@ -309,11 +312,6 @@ class Services:
         """Verify a stored bundle against its manifest and the catalog (an S3 bundle is fetched first)."""
         from archiver.bundle.verify import verify_bundle
 
-        check_bundle_id(bundle_id)
-        row = self.catalog.get_bundle(bundle_id)
-        if row["location"].startswith("s3://"):
-            folder = self.store.local_copy(bundle_id)
-        else:
-            folder = Path(row["location"])
+        row = self.catalog.get_bundle(check_bundle_id(bundle_id))
         stamp = self.register.bundle.timestamp
-        return verify_bundle(folder, row, timestamp_ca=stamp.ca_file if stamp else None)
+        return verify_bundle(self._folder_of(row), row, timestamp_ca=stamp.ca_file if stamp else None)

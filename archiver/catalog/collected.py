@@ -93,8 +93,9 @@ class CollectedQueries:
         with self._write() as conn:
             rows = conn.execute(select(collected_items.c.id, collected_items.c.item_id).where(*where)).all()
             gone = [r for r in rows if r.item_id not in seen_ids]
-            for r in gone:
-                conn.execute(update(collected_items).where(collected_items.c.id == r.id).values(removed_at=at))
+            if gone:
+                conn.execute(update(collected_items).where(collected_items.c.id.in_([r.id for r in gone]))
+                             .values(removed_at=at))
         return [r.item_id for r in gone]
 
     def collected(self, page_id: str | None = None) -> list[dict]:

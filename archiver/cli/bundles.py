@@ -12,8 +12,8 @@ from archiver.cli.common import Services, echo_json, pass_services
 from archiver.errors import BadInputError, NotFoundError, StoreError, VerificationError
 from archiver.store.local import BUNDLE_ID, check_bundle_id
 
-# archiver.bundle.eark.FORMATS + archiver.bundle.registry.FORMATS, spelled here so that listing bundles does not load the E-ARK, PDF and
-# timestamp code (a test checks the two agree); the commands that need those import them when they run.
+# archiver.bundle.eark.FORMATS + archiver.bundle.registry.FORMATS, spelled here so that listing bundles does not
+# load the E-ARK, PDF and timestamp code (a test checks they agree); the commands that need those import them.
 EXPORT_FORMATS = ("eark-sip", "registry-json", "registry-csv")
 
 

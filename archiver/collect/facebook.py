@@ -88,7 +88,7 @@ def _steady(value):
     return value
 
 
-def _content(item: dict, keys: tuple[str, ...]) -> str:
+def content_sha256(item: dict, keys: tuple[str, ...]) -> str:
     """The SHA-256 of what a person reads in an item (its text, media, whether hidden): not its counts, not
     its media URLs' signatures."""
     return sha256_text(json.dumps(_steady({k: item.get(k) for k in keys}), sort_keys=True, ensure_ascii=False))
@@ -146,7 +146,7 @@ class Collector:
             pages = self._pages(f"{self.account_id}/posts", params)
             first = next(pages, None)
         for raw, item in itertools.chain([first] if first is not None else [], pages):
-            yield Seen("post", item["id"], raw, sha256_text(raw), _content(item, self.post_keys),
+            yield Seen("post", item["id"], raw, sha256_text(raw), content_sha256(item, self.post_keys),
                        None, item["id"], parse_time(item.get("created_time")))
 
     def comments(self, post: Seen):
@@ -154,7 +154,7 @@ class Collector:
         for raw, item in self._pages(f"{post.item_id}/comments", params):
             parent = (item.get("parent") or {}).get("id")
             yield Seen("reply" if parent else "comment", item["id"], raw, sha256_text(raw),
-                       _content(item, self.comment_keys), parent or post.item_id, post.item_id,
+                       content_sha256(item, self.comment_keys), parent or post.item_id, post.item_id,
                        parse_time(item.get("created_time")))
 
     def attachments(self, seen: Seen) -> list[Attachment]:

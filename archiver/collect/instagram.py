@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 
 from archiver.catalog.collected import Seen
-from archiver.collect.facebook import _content, classify, graph_pages, parse_time, versioned
+from archiver.collect.facebook import classify, content_sha256, graph_pages, parse_time, versioned
 from archiver.collect.http import ApiClient
 from archiver.collect.raw import sha256_text
 from archiver.collect.run import Attachment
@@ -46,7 +46,7 @@ class Collector:
             for raw, item in items:
                 created = parse_time(item.get("timestamp"))
                 times.append(created)
-                yield Seen("post", item["id"], raw, sha256_text(raw), _content(item, self.media_keys), None,
+                yield Seen("post", item["id"], raw, sha256_text(raw), content_sha256(item, self.media_keys), None,
                            item["id"], created)
             if since is not None and times and all(t is not None and t < since for t in times):
                 return  # newest first: what follows is older still
@@ -54,12 +54,12 @@ class Collector:
     def comments(self, post: Seen):
         for items in self._pages(f"{post.item_id}/comments", {"fields": COMMENT_FIELDS}):
             for raw, item in items:
-                yield Seen("comment", item["id"], raw, sha256_text(raw), _content(item, self.comment_keys),
+                yield Seen("comment", item["id"], raw, sha256_text(raw), content_sha256(item, self.comment_keys),
                            post.item_id, post.item_id, parse_time(item.get("timestamp")))
                 for replies in self._pages(f"{item['id']}/replies", {"fields": COMMENT_FIELDS}):
                     for reply_raw, reply in replies:
                         yield Seen("reply", reply["id"], reply_raw, sha256_text(reply_raw),
-                                   _content(reply, self.comment_keys), item["id"], post.item_id,
+                                   content_sha256(reply, self.comment_keys), item["id"], post.item_id,
                                    parse_time(reply.get("timestamp")))
 
     def attachments(self, seen: Seen) -> list[Attachment]:

@@ -38,11 +38,6 @@ class ReportError(ArchiverError):
     """The report did not pass PDF/A validation (a defect: nothing is written)."""
 
 
-class _Report(TextDocument):
-    def line_text(self, text: str, size: float = 10) -> None:
-        self.say(text, size)
-
-
 def _post_line(post: dict, chars: int = 90) -> str:
     facts = " · ".join(x for x in (post["author"], post["time"], post["permalink"]) if x)
     return f"{facts}: «{post['text'][:chars]}»"
@@ -53,34 +48,34 @@ def _bundle_line(manifest: dict) -> str:
     return f"{manifest['bundle_id']}, fångat {fmt(started)} ({reason_in_words(manifest.get('reason') or '')})"
 
 
-def _summary(doc: _Report, comparison: Comparison) -> None:
+def _summary(doc: TextDocument, comparison: Comparison) -> None:
     old, new = comparison.old, comparison.new
     doc.heading("Jämförelse av två fångster", 18)
-    doc.line_text(f"{new.get('organisation') or ''}")
-    doc.line_text(f"Före (OLD): {_bundle_line(old)}")
-    doc.line_text(f"Efter (NEW): {_bundle_line(new)}")
-    doc.line_text("Båda paketen verifierades före jämförelsen: deras filer är de som lagrades.")
+    doc.say(f"{new.get('organisation') or ''}")
+    doc.say(f"Före (OLD): {_bundle_line(old)}")
+    doc.say(f"Efter (NEW): {_bundle_line(new)}")
+    doc.say("Båda paketen verifierades före jämförelsen: deras filer är de som lagrades.")
     doc.ln(6)
     doc.heading("Sammanfattning", 13)
     if not comparison.pages:
-        doc.line_text("Ingen sida fångades i båda paketen.")
+        doc.say("Ingen sida fångades i båda paketen.")
     for page in comparison.pages:
         if page.unchanged:
-            doc.line_text(f"{page.key}: oförändrad (samma pixlar, samma ord, samma inlägg).")
+            doc.say(f"{page.key}: oförändrad (samma pixlar, samma ord, samma inlägg).")
             continue
         posts = (f"{len(page.posts.removed)} inlägg borta, {len(page.posts.added)} nya" if page.posts.available
                  else "inläggen jämfördes inte (det äldre paketet listar dem inte)")
-        doc.line_text(f"{page.key}: {100 * page.pixels.changed_ratio:.1f} % av raderna ändrade i "
+        doc.say(f"{page.key}: {100 * page.pixels.changed_ratio:.1f} % av raderna ändrade i "
                       f"{len(page.pixels.regions)} område(n); {len(page.words.added)} ord tillagda, "
                       f"{len(page.words.removed)} borttagna; {posts}.")
         for post in page.posts.removed[:SUMMARY_POSTS]:
-            doc.line_text(f"    Borta: {_post_line(post)}", 9)
+            doc.say(f"    Borta: {_post_line(post)}", 9)
         if len(page.posts.removed) > SUMMARY_POSTS:
-            doc.line_text(f"    … och {len(page.posts.removed) - SUMMARY_POSTS} till (se sidans avsnitt).", 9)
+            doc.say(f"    … och {len(page.posts.removed) - SUMMARY_POSTS} till (se sidans avsnitt).", 9)
     for key in comparison.only_old:
-        doc.line_text(f"{key}: fångades bara i det äldre paketet.")
+        doc.say(f"{key}: fångades bara i det äldre paketet.")
     for key in comparison.only_new:
-        doc.line_text(f"{key}: fångades bara i det nyare paketet.")
+        doc.say(f"{key}: fångades bara i det nyare paketet.")
 
 
 def _window(height: int, at: int, box_height: int) -> tuple[int, int]:
@@ -120,30 +115,30 @@ def crops(page: PageComparison, old_image: Image.Image, new_image: Image.Image) 
     return shown
 
 
-def _changes(doc: _Report, page: PageComparison, shown: list[tuple]) -> None:
+def _changes(doc: TextDocument, page: PageComparison, shown: list[tuple]) -> None:
     regions = page.pixels.regions
     for number, (region, left, right) in enumerate(shown, 1):
         height_pt = max(left.height, right.height) / 2
         if doc.get_y() + height_pt + 30 > doc.h - doc.b_margin:
             doc.add_page()
         words = {"removed": "borttaget", "added": "tillagt", "changed": "ändrat"}[region.kind]
-        doc.line_text(f"Ändring {number} av {len(regions)} ({words}): före rad {region.old_at}, efter rad "
+        doc.say(f"Ändring {number} av {len(regions)} ({words}): före rad {region.old_at}, efter rad "
                       f"{region.new_at}", 9)
         top = doc.get_y()
         doc.image(_png(left), x=doc.l_margin, y=top, w=COLUMN_PT)
         doc.image(_png(right), x=doc.l_margin + COLUMN_PT + 15, y=top, w=COLUMN_PT)
         doc.set_y(top + height_pt + 8)
     if len(regions) > len(shown):
-        doc.line_text(f"… och {len(regions) - len(shown)} ändringar till (alla i JSON-utdata).")
+        doc.say(f"… och {len(regions) - len(shown)} ändringar till (alla i JSON-utdata).")
 
 
-def _page_section(doc: _Report, page: PageComparison, shown: list[tuple] | None) -> None:
+def _page_section(doc: TextDocument, page: PageComparison, shown: list[tuple] | None) -> None:
     doc.add_page()
     doc.heading(f"{page.key} – {page.url or ''}", 13)
     if page.unchanged:
-        doc.line_text("Oförändrad: samma pixlar, samma ord, samma inlägg.")
+        doc.say("Oförändrad: samma pixlar, samma ord, samma inlägg.")
         return
-    doc.line_text(f"Före {page.old_capture['height_px']} px, efter {page.new_capture['height_px']} px; "
+    doc.say(f"Före {page.old_capture['height_px']} px, efter {page.new_capture['height_px']} px; "
                   f"{100 * page.pixels.changed_ratio:.1f} % av raderna ändrade. Till vänster före, till höger efter.")
     doc.ln(4)
     if shown:
@@ -151,34 +146,34 @@ def _page_section(doc: _Report, page: PageComparison, shown: list[tuple] | None)
     doc.ln(6)
     doc.heading("Ord", 12)
     if not page.words.phrases:
-        doc.line_text("Inga ord tillagda eller borttagna.")
+        doc.say("Inga ord tillagda eller borttagna.")
     for kind, before, after in page.words.phrases[:WORDS_SHOWN]:
         if kind == "changed":
-            doc.line_text(f"Ändrat: «{before}» → «{after}»", 9)
+            doc.say(f"Ändrat: «{before}» → «{after}»", 9)
         elif kind == "removed":
-            doc.line_text(f"Borttaget: «{before}»", 9)
+            doc.say(f"Borttaget: «{before}»", 9)
         else:
-            doc.line_text(f"Tillagt: «{after}»", 9)
+            doc.say(f"Tillagt: «{after}»", 9)
     doc.ln(6)
     doc.heading("Inlägg", 12)
     if not page.posts.available:
-        doc.line_text("Inläggen jämfördes inte: det äldre paketet gjordes innan fångsten listade inlägg.")
+        doc.say("Inläggen jämfördes inte: det äldre paketet gjordes innan fångsten listade inlägg.")
         return
     for title, posts in (("Borta sedan förra fångsten", page.posts.removed), ("Nya", page.posts.added)):
-        doc.line_text(f"{title}: {len(posts) or 'inga'}")
+        doc.say(f"{title}: {len(posts) or 'inga'}")
         for post in posts:
-            doc.line_text(f"– {_post_line(post, 160)}", 9)
+            doc.say(f"– {_post_line(post, 160)}", 9)
             seen = post.get("last_seen")
             if seen:
                 dnr = f", diarienummer {', '.join(seen['dnr'])}" if seen["dnr"] else ", paketet är inte diariefört"
-                doc.line_text(f"   Senast sett {fmt(datetime.fromisoformat(seen['captured_at']))} i paket "
+                doc.say(f"   Senast sett {fmt(datetime.fromisoformat(seen['captured_at']))} i paket "
                               f"{seen['bundle_id']}{dnr}.", 8)
 
 
 def write_report(comparison: Comparison, shown: dict[str, list[tuple]], dest: Path, level: str = "2b") -> Path:
     """The report as PDF/A (`level`: the register's, as its bundles) at `dest`, written whole or not at all,
     never over another file; `shown`: `crops` by capture key."""
-    doc = _Report()
+    doc = TextDocument()
     doc.add_page()
     _summary(doc, comparison)
     for page in comparison.pages:
