@@ -8,6 +8,7 @@ them, and two processes migrating one new catalog at once.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,31 @@ def test_a_case_is_opened_by_its_first_registration_and_numbers_its_documents(ca
                                  case=case | {"dnr": "KS 2026/999"})
     assert catalog.get_bundle("c3")["registrations"] == []  # the refused transaction left nothing
     assert Catalog(catalog_url, org="other").list_cases() == []  # another organisation's catalog view
+
+
+def test_collected_items_keep_versions_and_removals_on_both_databases(catalog_url):
+    """`archiver collect`'s record on SQLite and PostgreSQL: an item, an edit as a second version, a count
+    change that is not one, a removal within one post's thread, a return, and the newest-version listing."""
+    from archiver.catalog.collected import Seen
+
+    catalog = Catalog(catalog_url, org="gotene")
+    post = Seen("post", "p1", '{"id":"p1"}', "a" * 64, "c1", None, "p1", T0)
+    first = Seen("comment", "c1", '{"id":"c1","message":"Hej"}', "b" * 64, "m1", "p1", "p1", T0)
+    edited = Seen("comment", "c1", '{"id":"c1","message":"Hej då"}', "c" * 64, "m2", "p1", "p1", T0)
+    recount = Seen("comment", "c1", '{"id":"c1","message":"Hej då","like_count":3}', "d" * 64, "m2", "p1", "p1", T0)
+    other = Seen("comment", "c2", '{"id":"c2"}', "e" * 64, "m3", "p1", "p1", T0)
+    assert [catalog.record_seen("fb", "facebook", s, T0) for s in (post, first, other)] == ["new", "new", "new"]
+    assert catalog.record_seen("fb", "facebook", edited, T0 + timedelta(hours=1)) == "changed"
+    assert catalog.record_seen("fb", "facebook", recount, T0 + timedelta(hours=2)) == "same"
+    assert [json.loads(v["raw"])["message"] for v in catalog.item_history("facebook", "c1")] == ["Hej", "Hej då"]
+    gone = catalog.mark_missing("fb", "facebook", kinds=("comment", "reply"), parent_id="p1", seen_ids={"c1"},
+                                at=T0 + timedelta(hours=3))
+    assert gone == ["c2"]
+    rows = {r["item_id"]: r for r in catalog.collected("fb")}
+    assert rows["c2"]["removed_at"] == T0 + timedelta(hours=3) and rows["c2"]["last_seen_at"] == T0
+    assert rows["c1"]["raw"] == edited.raw and rows["c1"]["versions"] == 2
+    assert catalog.record_seen("fb", "facebook", other, T0 + timedelta(hours=4)) == "back"
+    assert Catalog(catalog_url, org="other").collected() == []  # another organisation's view
 
 
 def test_times_come_back_aware_and_in_utc(catalog_url):
