@@ -290,3 +290,26 @@ def test_page_picks_one_page_and_an_unknown_page_is_refused_naming_what_was_capt
     assert "kommun" in unknown.stderr
     same = _compare(three_runs, first, first)
     assert same.returncode == 2 and "give two different bundles" in same.stderr
+
+
+@pytest.mark.browser
+def test_two_captures_of_a_feed_built_with_real_packages_compare_as_unchanged_post_for_post(tmp_path):
+    """infinite-scroll (metafizzy) appending pages that arrive late, and lazysizes images, captured twice:
+    components nobody here wrote must list the same posts and the same pixels both times."""
+    from thirdparty_site import serve_thirdparty
+
+    with serve_thirdparty() as base:
+        registry = tmp_path / "pages.yaml"
+        registry.write_text(register_yaml([{"id": "flode", "url": f"{base}/infinite-scroll.html"}], tmp_path / "store",
+                                          timeout_s=60), encoding="utf-8")
+        runs = [run_cli("run", "--json", registry=registry) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    old, new = (json.loads(r.stdout)["bundle_id"] for r in runs)
+    manifest = json.loads(Path(json.loads(runs[0].stdout)["manifest"]).read_text(encoding="utf-8"))
+    listed = manifest["pages"][0]["post_list"]
+    assert len(listed) >= 8 and all(p["text"] for p in listed)  # every appended page's posts, each with its text
+    result = run_cli("bundles", "compare", old, new, "--json", "--out", str(tmp_path / "reports"), registry=registry)
+    assert result.returncode == 0, result.stderr
+    (page,) = json.loads(result.stdout)["pages"]
+    assert (page["regions"], page["words_added"], page["words_removed"], page["posts_removed"],
+            page["posts_added"]) == ([], [], [], [], []), page
